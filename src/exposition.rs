@@ -270,7 +270,13 @@ pub fn write_value(out: &mut String, v: f64) {
 pub fn sanitize_name(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
         out.insert(0, '_');
@@ -283,7 +289,10 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<Family> {
-        let mut c = Family::counter("node_cpu_seconds_total", "Seconds the CPUs spent in each mode.");
+        let mut c = Family::counter(
+            "node_cpu_seconds_total",
+            "Seconds the CPUs spent in each mode.",
+        );
         c.add(&[("mode", "user"), ("cpu", "1")], 2.5);
         c.add(&[("cpu", "0"), ("mode", "idle")], 100.0);
         let g = Family::gauge("a_gauge", "Help with \\ and\nnewline.").with(&[("l", "q\"v")], 1e-7);
@@ -313,8 +322,14 @@ node_cpu_seconds_total{cpu=\"1\",mode=\"user\"} 2.5\n";
     fn negotiation_follows_q_values() {
         let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
         assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
-        assert_eq!(Format::negotiate(Some("text/plain;version=0.0.4")), Format::Text);
-        assert_eq!(Format::negotiate(Some("application/openmetrics-text;q=0.2,text/plain")), Format::Text);
+        assert_eq!(
+            Format::negotiate(Some("text/plain;version=0.0.4")),
+            Format::Text
+        );
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;q=0.2,text/plain")),
+            Format::Text
+        );
         assert_eq!(Format::negotiate(None), Format::Text);
         assert_eq!(Format::negotiate(Some("application/json")), Format::Text);
     }
@@ -336,7 +351,10 @@ node_cpu_seconds_total{cpu=\"1\",mode=\"user\"} 2.5\n";
 
     #[test]
     fn names_are_sanitized() {
-        assert_eq!(sanitize_name("crypto.key.access-count"), "crypto_key_access_count");
+        assert_eq!(
+            sanitize_name("crypto.key.access-count"),
+            "crypto_key_access_count"
+        );
         assert_eq!(sanitize_name("1abc"), "_1abc");
     }
 }

@@ -1,7 +1,113 @@
 //! telltale: a Prometheus exporter and alert-rules engine in one binary.
 
+mod app;
+mod cli;
 mod collector;
+mod config;
 mod exposition;
+mod logging;
+mod selfmetrics;
+mod server;
+mod timefmt;
 mod yaml;
 
-fn main() {}
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    let cmd = match cli::parse(std::env::args()) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cmd {
+        cli::Cmd::CheckConfig(file) => check_config(&file),
+        cli::Cmd::Run(args) => run(args),
+    }
+}
+
+/// `check config FILE`: every problem on its own line, exit 1 when there is any.
+fn check_config(file: &std::path::Path) -> ExitCode {
+    println!("Checking {}", file.display());
+    match config::load(Some(file)) {
+        Ok(_) => {
+            println!("  SUCCESS: {} is valid", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!("  FAILED: {} problem(s)", diags.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: cli::RunArgs) -> ExitCode {
+    logging::init(&args.log_level, &args.log_format);
+    let cfg = match config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(diags) => {
+            for d in &diags {
+                tracing::error!("{d}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let running = match app::build(&args, cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(err = %e, "cannot start");
+            return ExitCode::from(1);
+        }
+    };
+    let addr = match cli::socket_addr(&args.listen) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(err = %e, "cannot start the runtime");
+            return ExitCode::from(1);
+        }
+    };
+    let app = Arc::new(app::App::new(args, running));
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(address = %addr, err = %e, "cannot listen");
+                return ExitCode::from(1);
+            }
+        };
+        let cfg_name = app
+            .args
+            .config
+            .as_ref()
+            .map_or(config::EMBEDDED_NAME.to_string(), |p| p.display().to_string());
+        tracing::info!(version = env!("CARGO_PKG_VERSION"), address = %addr, config = %cfg_name, "telltale listening");
+        match server::serve(app, listener).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(err = %e, "server failed");
+                ExitCode::from(1)
+            }
+        }
+    })
+}

@@ -128,12 +128,12 @@ impl MarkedEventReceiver for Builder {
             Event::DocumentStart => self.docs += 1,
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, TScalarStyle::Plain);
-                let value = if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL")
-                {
-                    Value::Null
-                } else {
-                    Value::Scalar(text, quoted)
-                };
+                let value =
+                    if !quoted && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+                        Value::Null
+                    } else {
+                        Value::Scalar(text, quoted)
+                    };
                 let node = Node { value, pos };
                 if anchor > 0 {
                     self.anchors.insert(anchor, node.clone());
@@ -191,7 +191,10 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diag> {
         return Err(diag(pos, "alias to an unknown anchor"));
     }
     if b.docs > 1 {
-        return Err(diag(Pos { line: 1, col: 1 }, "expected one YAML document, found several"));
+        return Err(diag(
+            Pos { line: 1, col: 1 },
+            "expected one YAML document, found several",
+        ));
     }
     Ok(b.root.unwrap_or(Node {
         value: Value::Null,
@@ -258,7 +261,11 @@ impl Decoder {
                 pos: n.pos,
             }),
             _ => {
-                self.error(n.pos, path, format!("expected a mapping, found {}", n.kind()));
+                self.error(
+                    n.pos,
+                    path,
+                    format!("expected a mapping, found {}", n.kind()),
+                );
                 None
             }
         }
@@ -269,7 +276,11 @@ impl Decoder {
             Value::Seq(items) => items,
             Value::Null => &[],
             _ => {
-                self.error(n.pos, path, format!("expected a sequence, found {}", n.kind()));
+                self.error(
+                    n.pos,
+                    path,
+                    format!("expected a sequence, found {}", n.kind()),
+                );
                 &[]
             }
         }
@@ -291,7 +302,11 @@ impl Decoder {
                 }
             }
             _ => {
-                self.error(n.pos, path, format!("expected a string, found {}", n.kind()));
+                self.error(
+                    n.pos,
+                    path,
+                    format!("expected a string, found {}", n.kind()),
+                );
                 None
             }
         }
@@ -376,7 +391,10 @@ pub struct Fields<'n> {
 impl<'n> Fields<'n> {
     /// The value of `key`, or `None` when absent or null.
     pub fn get(&mut self, key: &str) -> Option<&'n Node> {
-        let i = self.entries.iter().position(|(k, _)| k.scalar() == Some(key))?;
+        let i = self
+            .entries
+            .iter()
+            .position(|(k, _)| k.scalar() == Some(key))?;
         self.used[i] = true;
         let v = &self.entries[i].1;
         (!v.is_null()).then_some(v)
@@ -399,7 +417,11 @@ impl<'n> Fields<'n> {
         for ((k, _), used) in self.entries.iter().zip(&self.used) {
             if !used && !used_keys.contains(&k.scalar()) {
                 if let Some(key) = k.scalar() {
-                    d.error(k.pos, &self.path, format!("unknown field {key:?} in {what}"));
+                    d.error(
+                        k.pos,
+                        &self.path,
+                        format!("unknown field {key:?} in {what}"),
+                    );
                 }
             }
         }
@@ -476,9 +498,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         let (rank, (unit, ms)) = UNITS[..7]
             .iter()
             .enumerate()
-            .find(|(_, (u, _))| {
-                rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms"))
-            })
+            .find(|(_, (u, _))| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))
             .ok_or_else(bad)?;
         // "ms" sorts before "m" in the table but is the smaller unit.
         let order = [0, 1, 2, 3, 6, 4, 5][rank];
@@ -528,7 +548,9 @@ mod tests {
         let n = parse("f", "a: 1\nb:\n  c: x\n").unwrap();
         let Value::Map(e) = &n.value else { panic!() };
         assert_eq!(e[0].0.pos, Pos { line: 1, col: 1 });
-        let Value::Map(inner) = &e[1].1.value else { panic!() };
+        let Value::Map(inner) = &e[1].1.value else {
+            panic!()
+        };
         assert_eq!(inner[0].0.pos, Pos { line: 3, col: 3 });
         assert_eq!(inner[0].1.scalar(), Some("x"));
     }
@@ -561,7 +583,10 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration("15s").unwrap(), Duration::from_secs(15));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("1m500ms").unwrap(), Duration::from_millis(60_500));
+        assert_eq!(
+            parse_duration("1m500ms").unwrap(),
+            Duration::from_millis(60_500)
+        );
         assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         for bad in ["", "15", "1.5s", "s", "30s1m", "1x", "5m5m"] {

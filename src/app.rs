@@ -1,0 +1,212 @@
+//! The running state: the validated config and what was built from it, swapped whole on reload so
+//! a bad reload keeps everything that was running.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::cli::RunArgs;
+use crate::collector::{self, Ctx};
+use crate::config::{self, Config, SystemConfig};
+use crate::exposition::{self, Family, Format};
+use crate::selfmetrics::{self, ProcessMetrics, ReloadStatus};
+
+/// Everything derived from one config.
+pub struct Running {
+    pub config: Config,
+    pub system: Option<collector::System>,
+}
+
+pub struct App {
+    pub args: RunArgs,
+    running: RwLock<Arc<Running>>,
+    reload: Mutex<ReloadStatus>,
+    process: ProcessMetrics,
+}
+
+/// Which collectors run: the config's list (or every default one), then
+/// `--collector.disable-defaults`, then each `--[no-]collector.NAME` in order.
+pub fn enabled_collectors(sys: &SystemConfig, args: &RunArgs) -> Vec<String> {
+    let mut on: Vec<String> = if !sys.enabled || args.disable_defaults {
+        Vec::new()
+    } else if let Some(list) = &sys.collectors {
+        list.clone()
+    } else {
+        collector::ALL
+            .iter()
+            .filter(|s| s.default_enabled)
+            .map(|s| s.name.to_string())
+            .collect()
+    };
+    for (name, enable) in &args.collector_flags {
+        on.retain(|n| n != name);
+        if *enable {
+            on.push(name.clone());
+        }
+    }
+    on.sort();
+    on.dedup();
+    on
+}
+
+/// Builds the running state for a config; fails without side effects.
+pub fn build(args: &RunArgs, config: Config) -> Result<Running, String> {
+    let names = enabled_collectors(&config.system, args);
+    let mut options: std::collections::HashMap<String, String> =
+        config.system.options.iter().cloned().collect();
+    options.extend(args.collector_options.clone());
+    let ctx = Ctx {
+        paths: args.paths.clone(),
+        options,
+    };
+    let system = if names.is_empty() {
+        None
+    } else {
+        Some(collector::System::new(
+            &names,
+            &ctx,
+            config.global.scrape_timeout,
+        )?)
+    };
+    Ok(Running { config, system })
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl App {
+    pub fn new(args: RunArgs, running: Running) -> Self {
+        App {
+            args,
+            running: RwLock::new(Arc::new(running)),
+            reload: Mutex::new(ReloadStatus {
+                ok: true,
+                last_success_unix: now_unix(),
+                reloads: 0,
+                failures: 0,
+            }),
+            process: ProcessMetrics::new(),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Running> {
+        Arc::clone(&self.running.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Re-reads the config; on any problem the running state is kept and the failure recorded.
+    pub fn reload(&self) -> Result<(), String> {
+        let result = config::load(self.args.config.as_deref())
+            .map_err(|ds| {
+                ds.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .and_then(|cfg| build(&self.args, cfg));
+        let mut st = self.reload.lock().unwrap_or_else(|e| e.into_inner());
+        st.reloads += 1;
+        match result {
+            Ok(running) => {
+                *self.running.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(running);
+                st.ok = true;
+                st.last_success_unix = now_unix();
+                tracing::info!("configuration reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                st.ok = false;
+                st.failures += 1;
+                tracing::error!(err = %e, "reload failed; keeping the running configuration");
+                Err(e)
+            }
+        }
+    }
+
+    /// One scrape: the enabled collectors (filtered by `keep`) plus telltale's own metrics.
+    pub async fn scrape(&self, keep: impl Fn(&str) -> bool, format: Format) -> String {
+        let running = self.current();
+        let mut families: Vec<Family> = match &running.system {
+            Some(sys) => sys.gather(keep).await,
+            None => Vec::new(),
+        };
+        if !self.args.disable_exporter_metrics {
+            self.own_metrics(&mut families);
+        }
+        exposition::encode(&exposition::normalize(families), format)
+    }
+
+    fn own_metrics(&self, out: &mut Vec<Family>) {
+        self.process.collect(out);
+        out.push(selfmetrics::build_info());
+        let st = *self.reload.lock().unwrap_or_else(|e| e.into_inner());
+        st.families(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli;
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let argv = std::iter::once("telltale")
+            .chain(extra.iter().copied())
+            .map(String::from);
+        match cli::parse(argv).unwrap() {
+            cli::Cmd::Run(r) => r,
+            _ => panic!("expected run"),
+        }
+    }
+
+    #[test]
+    fn flags_adjust_the_configured_set() {
+        let sys = SystemConfig {
+            enabled: true,
+            collectors: Some(vec!["a".into(), "b".into()]),
+            options: Vec::new(),
+        };
+        let mut args = run_args(&[]);
+        assert_eq!(enabled_collectors(&sys, &args), vec!["a", "b"]);
+        args.collector_flags = vec![("b".into(), false), ("c".into(), true)];
+        assert_eq!(enabled_collectors(&sys, &args), vec!["a", "c"]);
+        args.disable_defaults = true;
+        assert_eq!(enabled_collectors(&sys, &args), vec!["c"]);
+        let off = SystemConfig {
+            enabled: false,
+            ..sys
+        };
+        args.collector_flags.clear();
+        args.disable_defaults = false;
+        assert!(enabled_collectors(&off, &args).is_empty());
+    }
+
+    #[test]
+    fn a_bad_reload_keeps_the_running_config() {
+        let dir = std::env::temp_dir().join(format!("telltale-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.yml");
+        std::fs::write(
+            &file,
+            "global: {scrape_interval: 7s}\nsystem: {enabled: false}\n",
+        )
+        .unwrap();
+        let mut args = run_args(&[]);
+        args.config = Some(file.clone());
+        let cfg = config::load(Some(&file)).unwrap();
+        let app = App::new(args, build(&run_args(&[]), cfg).unwrap());
+        std::fs::write(&file, "global: {scrape_interval: nope}\n").unwrap();
+        assert!(app.reload().is_err());
+        assert_eq!(app.current().config.global.scrape_interval.as_secs(), 7);
+        assert!(!app.reload.lock().unwrap().ok);
+        std::fs::write(
+            &file,
+            "global: {scrape_interval: 9s}\nsystem: {enabled: false}\n",
+        )
+        .unwrap();
+        app.reload().unwrap();
+        assert_eq!(app.current().config.global.scrape_interval.as_secs(), 9);
+        assert!(app.reload.lock().unwrap().ok);
+    }
+}

@@ -1,0 +1,279 @@
+//! The command line: `run` (the default), `check config`, with Prometheus exporters' flag names.
+//! Collector flags (`--collector.NAME`, `--no-collector.NAME`, `--collector.NAME.OPTION`) are
+//! generated from the collector registry, as node_exporter does.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::collector::{self, Paths};
+
+pub const DEFAULT_LISTEN: &str = ":8465";
+
+/// What `run` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    pub config: Option<PathBuf>,
+    pub listen: String,
+    pub telemetry_path: String,
+    pub paths: Paths,
+    pub disable_defaults: bool,
+    /// (collector, enabled) in command-line order.
+    pub collector_flags: Vec<(String, bool)>,
+    pub collector_options: HashMap<String, String>,
+    pub disable_exporter_metrics: bool,
+    pub log_level: String,
+    pub log_format: String,
+}
+
+pub enum Cmd {
+    Run(RunArgs),
+    CheckConfig(PathBuf),
+}
+
+fn run_args(cmd: Command) -> Command {
+    let mut cmd = cmd
+        .arg(
+            Arg::new("config")
+                .long("config")
+                .alias("config.file")
+                .value_name("FILE")
+                .help("Configuration file (default: the embedded default)"),
+        )
+        .arg(
+            Arg::new("web.listen-address")
+                .long("web.listen-address")
+                .value_name("ADDR")
+                .default_value(DEFAULT_LISTEN)
+                .help("Address to listen on for the web interface and telemetry"),
+        )
+        .arg(
+            Arg::new("web.telemetry-path")
+                .long("web.telemetry-path")
+                .value_name("PATH")
+                .default_value("/metrics")
+                .help("Path under which to expose metrics"),
+        )
+        .arg(
+            Arg::new("web.disable-exporter-metrics")
+                .long("web.disable-exporter-metrics")
+                .action(ArgAction::SetTrue)
+                .help("Exclude telltale's own metrics (process_*, telltale_*)"),
+        )
+        .arg(
+            Arg::new("path.procfs")
+                .long("path.procfs")
+                .default_value("/proc")
+                .help("procfs mountpoint"),
+        )
+        .arg(
+            Arg::new("path.sysfs")
+                .long("path.sysfs")
+                .default_value("/sys")
+                .help("sysfs mountpoint"),
+        )
+        .arg(
+            Arg::new("path.rootfs")
+                .long("path.rootfs")
+                .default_value("/")
+                .help("rootfs mountpoint"),
+        )
+        .arg(
+            Arg::new("path.udev.data")
+                .long("path.udev.data")
+                .default_value("/run/udev/data")
+                .help("udev data path"),
+        )
+        .arg(
+            Arg::new("collector.disable-defaults")
+                .long("collector.disable-defaults")
+                .action(ArgAction::SetTrue)
+                .help("Disable all collectors not named on the command line"),
+        )
+        .arg(
+            Arg::new("log.level")
+                .long("log.level")
+                .default_value("info")
+                .value_parser(["debug", "info", "warn", "error"])
+                .help("Only log messages at or above this level"),
+        )
+        .arg(
+            Arg::new("log.format")
+                .long("log.format")
+                .default_value("logfmt")
+                .value_parser(["logfmt", "json"])
+                .help("Output format of log messages"),
+        );
+    for spec in collector::ALL {
+        let state = if spec.default_enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
+        cmd = cmd
+            .arg(
+                Arg::new(format!("collector.{}", spec.name))
+                    .long(format!("collector.{}", spec.name))
+                    .action(ArgAction::SetTrue)
+                    .help(format!(
+                        "Enable the {} collector (default: {state})",
+                        spec.name
+                    )),
+            )
+            .arg(
+                Arg::new(format!("no-collector.{}", spec.name))
+                    .long(format!("no-collector.{}", spec.name))
+                    .action(ArgAction::SetTrue)
+                    .hide(true),
+            );
+        for opt in spec.options {
+            let id = format!("collector.{}.{}", spec.name, opt.key);
+            cmd = cmd.arg(
+                Arg::new(id.clone())
+                    .long(id)
+                    .value_name("VALUE")
+                    .help(format!("{} (default: {:?})", opt.help, opt.default)),
+            );
+        }
+    }
+    cmd
+}
+
+pub fn command() -> Command {
+    let check = Command::new("check")
+        .about("Validate files")
+        .subcommand_required(true)
+        .subcommand(
+            Command::new("config")
+                .about("Validate a configuration file; exit 0 if valid, 1 if not")
+                .arg(Arg::new("file").required(true).value_name("FILE")),
+        );
+    run_args(Command::new("telltale"))
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Prometheus exporter and alert-rules engine")
+        .args_conflicts_with_subcommands(true)
+        .subcommand(run_args(
+            Command::new("run").about("Serve /metrics (the default command)"),
+        ))
+        .subcommand(check)
+}
+
+/// Parses the process arguments.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error> {
+    let m = command().try_get_matches_from(args)?;
+    Ok(match m.subcommand() {
+        Some(("check", c)) => match c.subcommand() {
+            Some(("config", cc)) => {
+                Cmd::CheckConfig(PathBuf::from(cc.get_one::<String>("file").unwrap()))
+            }
+            _ => unreachable!("clap requires a check subcommand"),
+        },
+        Some(("run", r)) => Cmd::Run(run_from(r)),
+        _ => Cmd::Run(run_from(&m)),
+    })
+}
+
+fn run_from(m: &ArgMatches) -> RunArgs {
+    let s = |id: &str| m.get_one::<String>(id).cloned().unwrap_or_default();
+    let mut collector_flags = Vec::new();
+    let mut collector_options = HashMap::new();
+    for spec in collector::ALL {
+        for (id, on) in [
+            (format!("collector.{}", spec.name), true),
+            (format!("no-collector.{}", spec.name), false),
+        ] {
+            if m.get_flag(&id) {
+                let idx = m.index_of(&id).unwrap_or(0);
+                collector_flags.push((idx, spec.name.to_string(), on));
+            }
+        }
+        for opt in spec.options {
+            if let Some(v) = m.get_one::<String>(&format!("collector.{}.{}", spec.name, opt.key)) {
+                collector_options.insert(format!("{}.{}", spec.name, opt.key), v.clone());
+            }
+        }
+    }
+    collector_flags.sort();
+    RunArgs {
+        config: m.get_one::<String>("config").map(PathBuf::from),
+        listen: s("web.listen-address"),
+        telemetry_path: s("web.telemetry-path"),
+        paths: Paths {
+            procfs: s("path.procfs").into(),
+            sysfs: s("path.sysfs").into(),
+            rootfs: s("path.rootfs").into(),
+            udev_data: s("path.udev.data").into(),
+        },
+        disable_defaults: m.get_flag("collector.disable-defaults"),
+        collector_flags: collector_flags
+            .into_iter()
+            .map(|(_, n, on)| (n, on))
+            .collect(),
+        collector_options,
+        disable_exporter_metrics: m.get_flag("web.disable-exporter-metrics"),
+        log_level: s("log.level"),
+        log_format: s("log.format"),
+    }
+}
+
+/// `:8465` means every interface, as in Go's listen addresses.
+pub fn socket_addr(listen: &str) -> Result<std::net::SocketAddr, String> {
+    let full = if listen.starts_with(':') {
+        format!("0.0.0.0{listen}")
+    } else {
+        listen.to_string()
+    };
+    use std::net::ToSocketAddrs;
+    full.to_socket_addrs()
+        .map_err(|e| format!("invalid --web.listen-address {listen:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("invalid --web.listen-address {listen:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        std::iter::once("telltale")
+            .chain(a.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn run_is_the_default_and_flags_parse() {
+        let Cmd::Run(r) = parse(args(&[
+            "--web.listen-address",
+            "127.0.0.1:1",
+            "--path.procfs=/x",
+        ]))
+        .unwrap() else {
+            panic!("expected run")
+        };
+        assert_eq!(r.listen, "127.0.0.1:1");
+        assert_eq!(r.paths.procfs, PathBuf::from("/x"));
+        assert_eq!(r.telemetry_path, "/metrics");
+        let Cmd::Run(r) = parse(args(&["run", "--log.format", "json"])).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.log_format, "json");
+    }
+
+    #[test]
+    fn check_config_takes_a_file() {
+        assert!(
+            matches!(parse(args(&["check", "config", "x.yml"])).unwrap(), Cmd::CheckConfig(p) if p == PathBuf::from("x.yml"))
+        );
+        assert!(parse(args(&["check", "config"])).is_err());
+        assert!(parse(args(&["--log.level", "loud"])).is_err());
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(socket_addr(":8465").unwrap().port(), 8465);
+        assert!(socket_addr("127.0.0.1:9").unwrap().ip().is_loopback());
+        assert!(socket_addr("nonsense").is_err());
+    }
+}

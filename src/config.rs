@@ -1,0 +1,349 @@
+//! The configuration file: decoded strictly (unknown key = error), validated before use, every
+//! problem reported at once as `file:line:col: path: message`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::collector;
+use crate::yaml::{self, Decoder, Diag, Fields, Node};
+
+/// Used when `run` is given no `--config`: system metrics on, default collectors.
+pub const EMBEDDED_DEFAULT: &str = include_str!("default.yml");
+pub const EMBEDDED_NAME: &str = "<embedded default>";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub global: Global,
+    pub system: SystemConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Global {
+    pub scrape_interval: Duration,
+    pub scrape_timeout: Duration,
+    pub evaluation_interval: Duration,
+    pub external_labels: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemConfig {
+    pub enabled: bool,
+    /// Exactly these collectors, when given; otherwise every default-enabled one.
+    pub collectors: Option<Vec<String>>,
+    /// Collector options as `NAME.KEY: value`, the same keys as the `--collector.NAME.KEY` flags.
+    pub options: Vec<(String, String)>,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            scrape_interval: Duration::from_secs(15),
+            scrape_timeout: Duration::from_secs(10),
+            evaluation_interval: Duration::from_secs(15),
+            external_labels: Vec::new(),
+        }
+    }
+}
+
+/// Reads and validates a config file (or the embedded default when `path` is `None`).
+pub fn load(path: Option<&Path>) -> Result<Config, Vec<Diag>> {
+    match path {
+        None => parse(EMBEDDED_NAME, EMBEDDED_DEFAULT),
+        Some(p) => {
+            let name = p.display().to_string();
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                vec![Diag {
+                    file: name.clone(),
+                    pos: yaml::Pos { line: 0, col: 0 },
+                    path: String::new(),
+                    msg: format!("cannot read config: {e}"),
+                }]
+            })?;
+            parse(&name, &text)
+        }
+    }
+}
+
+/// Decodes and validates config text; `file` names it in messages.
+pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diag>> {
+    let root = yaml::parse(file, text).map_err(|d| vec![d])?;
+    let mut d = Decoder::new(file);
+    d.expand_env = true;
+    let cfg = decode(&mut d, &root);
+    if d.ok() {
+        Ok(cfg)
+    } else {
+        Err(d.diags)
+    }
+}
+
+fn decode(d: &mut Decoder, root: &Node) -> Config {
+    let mut cfg = Config {
+        global: Global::default(),
+        system: SystemConfig {
+            enabled: true,
+            collectors: None,
+            options: Vec::new(),
+        },
+    };
+    let Some(mut f) = d.map(root, "") else {
+        return cfg;
+    };
+    if let Some(n) = f.get("global") {
+        cfg.global = decode_global(d, n);
+    }
+    if let Some(n) = f.get("system") {
+        cfg.system = decode_system(d, n);
+    }
+    f.finish(d, "config");
+    cfg
+}
+
+fn opt_duration(d: &mut Decoder, f: &mut Fields, key: &str, into: &mut Duration) -> Option<Node> {
+    let n = f.get(key)?;
+    if let Some(v) = d.duration(n, &f.at(key)) {
+        *into = v;
+    }
+    Some(n.clone())
+}
+
+fn decode_global(d: &mut Decoder, n: &Node) -> Global {
+    let mut g = Global::default();
+    let Some(mut f) = d.map(n, "global") else {
+        return g;
+    };
+    let interval = opt_duration(d, &mut f, "scrape_interval", &mut g.scrape_interval);
+    let timeout = opt_duration(d, &mut f, "scrape_timeout", &mut g.scrape_timeout);
+    opt_duration(d, &mut f, "evaluation_interval", &mut g.evaluation_interval);
+    if timeout.is_none() {
+        g.scrape_timeout = g.scrape_timeout.min(g.scrape_interval);
+    }
+    for (key, dur, node) in [
+        ("scrape_interval", g.scrape_interval, &interval),
+        ("evaluation_interval", g.evaluation_interval, &None),
+    ] {
+        if dur.is_zero() {
+            let pos = node.as_ref().map_or(f.pos, |n| n.pos);
+            d.error(pos, &f.at(key), "must be greater than 0");
+        }
+    }
+    if g.scrape_timeout > g.scrape_interval {
+        let pos = timeout.as_ref().map_or(f.pos, |n| n.pos);
+        d.error(
+            pos,
+            &f.at("scrape_timeout"),
+            format!(
+                "scrape_timeout ({}) greater than scrape_interval ({})",
+                yaml::format_duration(g.scrape_timeout),
+                yaml::format_duration(g.scrape_interval)
+            ),
+        );
+    }
+    if let Some(n) = f.get("external_labels") {
+        let path = f.at("external_labels");
+        g.external_labels = d.string_map(n, &path);
+        for (k, _) in &g.external_labels {
+            if !is_label_name(k) {
+                d.error(n.pos, &path, format!("invalid label name {k:?}"));
+            }
+        }
+    }
+    f.finish(d, "global");
+    g
+}
+
+fn decode_system(d: &mut Decoder, n: &Node) -> SystemConfig {
+    let mut s = SystemConfig {
+        enabled: true,
+        collectors: None,
+        options: Vec::new(),
+    };
+    let Some(mut f) = d.map(n, "system") else {
+        return s;
+    };
+    if let Some(n) = f.get("enabled") {
+        s.enabled = d.bool(n, &f.at("enabled")).unwrap_or(true);
+    }
+    if let Some(n) = f.get("collectors") {
+        let path = f.at("collectors");
+        let names = d.string_list(n, &path);
+        let items = d.seq(n, &path);
+        for (i, name) in names.iter().enumerate() {
+            if collector::spec(name).is_none() {
+                let pos = items.get(i).map_or(n.pos, |x| x.pos);
+                d.error(
+                    pos,
+                    &format!("{path}[{i}]"),
+                    format!("unknown collector {name:?}"),
+                );
+            }
+        }
+        s.collectors = Some(names);
+    }
+    if let Some(n) = f.get("options") {
+        let path = f.at("options");
+        s.options = d.string_map(n, &path);
+        for (key, value) in &s.options {
+            if let Err(e) = check_option(key, value) {
+                let pos = option_pos(n, key);
+                d.error(pos, &format!("{path}.{key}"), e);
+            }
+        }
+    }
+    f.finish(d, "system");
+    s
+}
+
+fn option_pos(map: &Node, key: &str) -> yaml::Pos {
+    if let yaml::Value::Map(entries) = &map.value {
+        if let Some((_, v)) = entries.iter().find(|(k, _)| k.scalar() == Some(key)) {
+            return v.pos;
+        }
+    }
+    map.pos
+}
+
+/// Checks that `NAME.KEY` names a collector option and that the collector accepts the value.
+pub fn check_option(key: &str, value: &str) -> Result<(), String> {
+    let (name, opt) = key
+        .split_once('.')
+        .ok_or_else(|| format!("option {key:?} must be COLLECTOR.OPTION"))?;
+    let spec = collector::spec(name).ok_or_else(|| format!("unknown collector {name:?}"))?;
+    if !spec.options.iter().any(|o| o.key == opt) {
+        let known: Vec<&str> = spec.options.iter().map(|o| o.key).collect();
+        return Err(format!(
+            "collector {name} has no option {opt:?} (known: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    }
+    let mut ctx = collector::Ctx::default();
+    ctx.options.insert(key.to_string(), value.to_string());
+    (spec.build)(&ctx).map(|_| ())
+}
+
+pub fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A secret given inline as `KEY` or in a file as `KEY_file` (trailing newline dropped).
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn secret(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<String> {
+    let file_key = format!("{key}_file");
+    let inline = f.get(key);
+    let file = f.get(&file_key);
+    match (inline, file) {
+        (Some(a), Some(_)) => {
+            d.error(
+                a.pos,
+                &f.at(key),
+                format!("at most one of {key} and {file_key} may be set"),
+            );
+            None
+        }
+        (Some(n), None) => d.string(n, &f.at(key)),
+        (None, Some(n)) => {
+            let path = d.string(n, &f.at(&file_key))?;
+            match std::fs::read_to_string(&path) {
+                Ok(s) => Some(s.trim_end_matches(['\n', '\r']).to_string()),
+                Err(e) => {
+                    d.error(n.pos, &f.at(&file_key), format!("cannot read {path}: {e}"));
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse("c.yml", text) {
+            Ok(_) => Vec::new(),
+            Err(ds) => ds.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = load(None).expect("embedded default parses");
+        assert!(c.system.enabled);
+        assert_eq!(c.global.scrape_interval, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let got = errors(
+            "global:\n  scrape_interval: 10x\n  bogus: 1\nsystem:\n  enabled: maybe\nextra: {}\n",
+        );
+        assert_eq!(
+            got,
+            vec![
+                "c.yml:2:20: global.scrape_interval: not a valid duration string: \"10x\"",
+                "c.yml:3:3: global: unknown field \"bogus\" in global",
+                "c.yml:5:12: system.enabled: expected true or false",
+                "c.yml:6:1: unknown field \"extra\" in config",
+            ]
+        );
+    }
+
+    #[test]
+    fn timeout_longer_than_interval_is_rejected() {
+        let got = errors("global: {scrape_interval: 5s, scrape_timeout: 10s}\n");
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].contains("scrape_timeout (10s) greater than scrape_interval (5s)"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn default_timeout_follows_a_short_interval() {
+        let c = parse("c", "global: {scrape_interval: 5s}\n").unwrap();
+        assert_eq!(c.global.scrape_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn env_is_expanded_and_missing_env_is_an_error() {
+        std::env::set_var("TELLTALE_CFG_TEST_SITE", "lab");
+        let c = parse(
+            "c",
+            "global: {external_labels: {site: '${TELLTALE_CFG_TEST_SITE}'}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.global.external_labels,
+            vec![("site".into(), "lab".into())]
+        );
+        let got = errors("global: {external_labels: {site: '${TELLTALE_NOT_SET_ANYWHERE}'}}\n");
+        assert!(got[0].contains("environment variable"), "{got:?}");
+    }
+
+    #[test]
+    fn secrets_come_inline_or_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("telltale-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pass");
+        std::fs::write(&file, "hunter2\n").unwrap();
+        let text = format!("password_file: {}\n", file.display());
+        let root = yaml::parse("s", &text).unwrap();
+        let mut d = Decoder::new("s");
+        let mut f = d.map(&root, "").unwrap();
+        assert_eq!(
+            secret(&mut d, &mut f, "password").as_deref(),
+            Some("hunter2")
+        );
+        let root = yaml::parse("s", "password: a\npassword_file: b\n").unwrap();
+        let mut f = d.map(&root, "").unwrap();
+        assert_eq!(secret(&mut d, &mut f, "password"), None);
+        assert!(d.diags[0].msg.contains("at most one"));
+    }
+}
