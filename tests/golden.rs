@@ -1,0 +1,108 @@
+//! End-to-end golden test: the binary on the fixture trees under tests/fixtures, its /metrics
+//! (unstable lines dropped) compared line by line with tests/golden/metrics.txt.
+//! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the golden file.
+
+mod common;
+
+use regex::Regex;
+
+/// Series whose values depend on the clock, the host kernel or the checkout, not on the fixtures.
+const UNSTABLE: &str = r"^(# (HELP|TYPE) )?(process_|telltale_build_info|telltale_config_last_reload_success_timestamp_seconds|node_scrape_collector_duration_seconds|node_time_seconds|node_timex_|node_uname_info|node_textfile_mtime_seconds)";
+
+pub fn fixture_args() -> Vec<String> {
+    let f = common::fixtures();
+    let p = |s: &str| f.join(s).display().to_string();
+    vec![
+        "--web.listen-address=127.0.0.1:{port}".into(),
+        format!("--path.procfs={}", p("proc")),
+        format!("--path.sysfs={}", p("sys")),
+        format!("--path.rootfs={}", p("rootfs")),
+        format!("--path.udev.data={}", p("udev/data")),
+        format!("--collector.textfile.directory={}", p("textfile")),
+        "--log.level=debug".into(),
+    ]
+}
+
+fn stable(text: &str) -> String {
+    let re = Regex::new(UNSTABLE).unwrap();
+    text.lines().filter(|l| !re.is_match(l)).map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn metrics_match_the_golden_file() {
+    let p = common::spawn(&common::bin(), &fixture_args(), "/-/ready");
+    let got = stable(&common::get(&p.addr(), "/metrics"));
+    let golden = common::root().join("tests/golden/metrics.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let mut diffs = Vec::new();
+    for i in 0..w.len().max(g.len()) {
+        let (a, b) = (w.get(i).copied().unwrap_or("<missing>"), g.get(i).copied().unwrap_or("<missing>"));
+        if a != b {
+            diffs.push(format!("line {}:\n  want: {a}\n  got:  {b}", i + 1));
+            if diffs.len() >= 20 {
+                break;
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "/metrics differs from {}:\n{}", golden.display(), diffs.join("\n"));
+    // Every collector ran on the fixtures and succeeded.
+    let failed: Vec<&str> = got
+        .lines()
+        .filter(|l| l.starts_with("node_scrape_collector_success{") && l.ends_with(" 0"))
+        .collect();
+    assert!(failed.is_empty(), "collectors failed on the fixture tree: {failed:?}\n{}", p.log_text());
+}
+
+#[test]
+fn golden_file_is_clean_under_promtool() {
+    let golden = std::fs::read_to_string(common::root().join("tests/golden/metrics.txt")).unwrap();
+    let (ok, out) = common::promtool_check_metrics(&golden);
+    assert!(ok && out.trim().is_empty(), "promtool check metrics: {out}");
+}
+
+#[test]
+fn live_host_output_is_clean_under_promtool() {
+    let args = vec!["--web.listen-address=127.0.0.1:{port}".to_string()];
+    let p = common::spawn(&common::bin(), &args, "/-/ready");
+    let text = common::get(&p.addr(), "/metrics");
+    assert!(text.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"}"), "{text}");
+    let (ok, out) = common::promtool_check_metrics(&text);
+    assert!(ok && out.trim().is_empty(), "promtool check metrics: {out}");
+}
+
+#[test]
+fn openmetrics_and_gzip_are_negotiated() {
+    let p = common::spawn(&common::bin(), &fixture_args(), "/-/ready");
+    let om = common::http(&p.addr(), "GET", "/metrics", &[("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")], "").unwrap();
+    assert!(om.header("content-type").unwrap().starts_with("application/openmetrics-text; version=1.0.0"));
+    let text = om.text();
+    assert!(text.ends_with("# EOF\n"));
+    assert!(text.contains("# TYPE node_cpu_seconds counter\n"), "counter families lose _total in OpenMetrics");
+    let (ok, out) = common::promtool_check_metrics(&text);
+    assert!(ok, "promtool on OpenMetrics: {out}");
+
+    let gz = common::http(&p.addr(), "GET", "/metrics", &[("Accept-Encoding", "gzip")], "").unwrap();
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    let mut plain = String::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(&gz.body[..]).read_to_string(&mut plain).unwrap();
+    assert!(plain.contains("node_load1 "), "{plain}");
+}
+
+#[test]
+fn collect_filters_and_endpoints() {
+    let p = common::spawn(&common::bin(), &fixture_args(), "/-/ready");
+    let only = common::get(&p.addr(), "/metrics?collect[]=loadavg");
+    assert!(only.contains("node_load1 ") && !only.contains("node_cpu_seconds_total"));
+    let without = common::get(&p.addr(), "/metrics?exclude[]=cpu");
+    assert!(!without.contains("node_cpu_seconds_total") && without.contains("node_load1 "));
+    let bad = common::http(&p.addr(), "GET", "/metrics?collect[]=cpu&exclude[]=loadavg", &[], "").unwrap();
+    assert_eq!(bad.status, 400);
+    assert_eq!(common::get(&p.addr(), "/-/healthy"), "Healthy\n");
+    assert!(common::get(&p.addr(), "/").contains("href=\"/metrics\""));
+}
