@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Scrape benchmark: telltale against node_exporter 1.5 on this host, same collectors, one run.
+# Reports medians over ROUNDS of: CPU seconds per scrape (process utime+stime around a fixed
+# number of sequential scrapes), scrapes per second at saturation (wrk, 4 connections), and RSS
+# after the load; then the ratios telltale / node_exporter.
+#
+#   bench/scrape.sh [ROUNDS] [SCRAPES]     (defaults 5 and 2000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+SCRAPES=${2:-2000}
+COLLECTORS="arp conntrack cpu diskstats entropy filefd filesystem loadavg meminfo netclass netdev netstat pressure sockstat softnet stat textfile time timex udp_queues uname vmstat"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+NE=/usr/bin/prometheus-node-exporter
+[ -x "$NE" ] || scripts/install-peers.sh
+cargo build --release --locked -q
+TT=${CARGO_TARGET_DIR:-target}/release/telltale
+
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+printf '# HELP bench_value A value.\n# TYPE bench_value gauge\nbench_value 1\n' > "$tmp/bench.prom"
+flags=(--collector.disable-defaults --collector.textfile.directory="$tmp" --log.level=error)
+for c in $COLLECTORS; do flags+=("--collector.$c"); done
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+measure() { # name pid port -> "cpu_per_scrape_s rps rss_kib"
+  local pid=$2 port=$3 hz t0 t1
+  hz=$(getconf CLK_TCK)
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/metrics"; done   # warm up
+  t0=$(cpu_ticks "$pid")
+  wrk -t1 -c1 -d60s -s "$tmp/count.lua" "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 || true
+  t1=$(cpu_ticks "$pid")
+  local cpu; cpu=$(python3 -c "print(($t1-$t0)/$hz/$SCRAPES)")
+  local rps; rps=$(wrk -t2 -c4 -d5s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
+  echo "$cpu $rps $(rss_kib "$pid")"
+}
+
+# A wrk script that stops after exactly SCRAPES responses on one connection.
+cat > "$tmp/count.lua" <<LUA
+local n = 0
+response = function() n = n + 1; if n >= $SCRAPES then wrk.thread:stop() end end
+LUA
+
+"$NE" --web.listen-address=127.0.0.1:19190 --web.disable-exporter-metrics "${flags[@]}" --no-collector.netdev.netlink >"$tmp/ne.log" 2>&1 &
+ne_pid=$!
+"$TT" --web.listen-address=127.0.0.1:19191 "${flags[@]}" >"$tmp/tt.log" 2>&1 &
+tt_pid=$!
+sleep 1
+ne_series=$(curl -s http://127.0.0.1:19190/metrics | grep -vc '^#')
+tt_series=$(curl -s http://127.0.0.1:19191/metrics | grep -vc '^#')
+echo "series per scrape: node_exporter $ne_series, telltale $tt_series"
+
+: > "$tmp/results"
+for r in $(seq "$ROUNDS"); do
+  echo "ne $(measure ne $ne_pid 19190)" >> "$tmp/results"
+  echo "tt $(measure tt $tt_pid 19191)" >> "$tmp/results"
+  echo "round $r done"
+done
+
+python3 - "$tmp/results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+med = {}
+for who in ("ne", "tt"):
+    r = [list(map(float, x[1:])) for x in rows if x[0] == who]
+    med[who] = [statistics.median(c[i] for c in r) for i in range(3)]
+ne, tt = med["ne"], med["tt"]
+print(f"{'':24}{'node_exporter':>16}{'telltale':>16}{'ratio':>10}")
+print(f"{'CPU ms per scrape':24}{ne[0]*1e3:16.3f}{tt[0]*1e3:16.3f}{tt[0]/ne[0]:10.3f}")
+print(f"{'scrapes/s (4 conns)':24}{ne[1]:16.0f}{tt[1]:16.0f}{tt[1]/ne[1]:10.2f}")
+print(f"{'RSS MiB':24}{ne[2]/1024:16.1f}{tt[2]/1024:16.1f}{tt[2]/ne[2]:10.3f}")
+print("targets: CPU ratio <= 0.2, scrapes/s ratio >= 5, RSS ratio <= 0.5 (medians of", len(rows)//2, "rounds)")
+PY
