@@ -9,15 +9,21 @@ use crate::collector::{self, Ctx};
 use crate::config::{self, Config, SystemConfig};
 use crate::exposition::{self, Family, Format};
 use crate::selfmetrics::{self, ProcessMetrics, ReloadStatus};
+use crate::sources::{self, Scheduler, Source};
+use crate::store::{Limits, Store};
 
 /// Everything derived from one config.
 pub struct Running {
     pub config: Config,
     pub system: Option<collector::System>,
+    pub sources: Vec<Arc<dyn Source>>,
+    /// Polls `sources`; replaced (and so stopped) with the rest on reload.
+    _scheduler: Scheduler,
 }
 
 pub struct App {
     pub args: RunArgs,
+    pub store: Arc<Store>,
     running: RwLock<Arc<Running>>,
     reload: Mutex<ReloadStatus>,
     process: ProcessMetrics,
@@ -48,8 +54,21 @@ pub fn enabled_collectors(sys: &SystemConfig, args: &RunArgs) -> Vec<String> {
     on
 }
 
-/// Builds the running state for a config; fails without side effects.
-pub fn build(args: &RunArgs, config: Config) -> Result<Running, String> {
+pub fn limits(cfg: &Config) -> Limits {
+    Limits {
+        retention_ms: cfg.storage.retention.as_millis() as i64,
+        max_series: cfg.storage.max_series,
+    }
+}
+
+/// Builds the running state for a config and starts its sources (inside the tokio runtime);
+/// fails without side effects. `old` sources with unchanged config are kept.
+pub fn build(
+    args: &RunArgs,
+    config: Config,
+    store: &Arc<Store>,
+    old: &[Arc<dyn Source>],
+) -> Result<Running, String> {
     let names = enabled_collectors(&config.system, args);
     let mut options: std::collections::HashMap<String, String> =
         config.system.options.iter().cloned().collect();
@@ -67,7 +86,24 @@ pub fn build(args: &RunArgs, config: Config) -> Result<Running, String> {
             config.global.scrape_timeout,
         )?)
     };
-    Ok(Running { config, system })
+    let sources = sources::build_all(&config, old)?;
+    store.set_limits(limits(&config));
+    let now = sources::now_ms();
+    let new_ids: Vec<String> = sources.iter().map(|s| sources::id(&**s)).collect();
+    for gone in store
+        .sources()
+        .into_iter()
+        .filter(|id| !new_ids.contains(id))
+    {
+        store.remove_source(&gone, now);
+    }
+    let scheduler = Scheduler::start(&sources, Arc::clone(store));
+    Ok(Running {
+        config,
+        system,
+        sources,
+        _scheduler: scheduler,
+    })
 }
 
 fn now_unix() -> f64 {
@@ -77,9 +113,10 @@ fn now_unix() -> f64 {
 }
 
 impl App {
-    pub fn new(args: RunArgs, running: Running) -> Self {
+    pub fn new(args: RunArgs, store: Arc<Store>, running: Running) -> Self {
         App {
             args,
+            store,
             running: RwLock::new(Arc::new(running)),
             reload: Mutex::new(ReloadStatus {
                 ok: true,
@@ -104,7 +141,7 @@ impl App {
                     .collect::<Vec<_>>()
                     .join("\n")
             })
-            .and_then(|cfg| build(&self.args, cfg));
+            .and_then(|cfg| build(&self.args, cfg, &self.store, &self.current().sources));
         let mut st = self.reload.lock().unwrap_or_else(|e| e.into_inner());
         st.reloads += 1;
         match result {
@@ -131,7 +168,9 @@ impl App {
             Some(sys) => sys.gather(keep).await,
             None => Vec::new(),
         };
+        families.extend(self.store.latest_families());
         if !self.args.disable_exporter_metrics {
+            families.extend(self.store.families());
             self.own_metrics(&mut families);
         }
         exposition::encode(&exposition::normalize(families), format)
@@ -182,8 +221,8 @@ mod tests {
         assert!(enabled_collectors(&off, &args).is_empty());
     }
 
-    #[test]
-    fn a_bad_reload_keeps_the_running_config() {
+    #[tokio::test]
+    async fn a_bad_reload_keeps_the_running_config() {
         let dir = std::env::temp_dir().join(format!("telltale-reload-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.yml");
@@ -195,7 +234,9 @@ mod tests {
         let mut args = run_args(&[]);
         args.config = Some(file.clone());
         let cfg = config::load(Some(&file)).unwrap();
-        let app = App::new(args, build(&run_args(&[]), cfg).unwrap());
+        let store = Arc::new(Store::new(limits(&cfg)));
+        let running = build(&run_args(&[]), cfg, &store, &[]).unwrap();
+        let app = App::new(args, store, running);
         std::fs::write(&file, "global: {scrape_interval: nope}\n").unwrap();
         assert!(app.reload().is_err());
         assert_eq!(app.current().config.global.scrape_interval.as_secs(), 7);

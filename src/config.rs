@@ -15,6 +15,23 @@ pub const EMBEDDED_NAME: &str = "<embedded default>";
 pub struct Config {
     pub global: Global,
     pub system: SystemConfig,
+    pub storage: Storage,
+}
+
+/// Bounds of the in-memory sample store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Storage {
+    pub retention: Duration,
+    pub max_series: usize,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            retention: Duration::from_secs(3600),
+            max_series: 200_000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -85,6 +102,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
             collectors: None,
             options: Vec::new(),
         },
+        storage: Storage::default(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -94,6 +112,9 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("system") {
         cfg.system = decode_system(d, n);
+    }
+    if let Some(n) = f.get("storage") {
+        cfg.storage = decode_storage(d, n);
     }
     f.finish(d, "config");
     cfg
@@ -150,6 +171,27 @@ fn decode_global(d: &mut Decoder, n: &Node) -> Global {
     }
     f.finish(d, "global");
     g
+}
+
+fn decode_storage(d: &mut Decoder, n: &Node) -> Storage {
+    let mut s = Storage::default();
+    let Some(mut f) = d.map(n, "storage") else {
+        return s;
+    };
+    if let Some(r) = opt_duration(d, &mut f, "retention", &mut s.retention) {
+        if s.retention < Duration::from_secs(60) {
+            d.error(r.pos, &f.at("retention"), "must be at least 1m");
+        }
+    }
+    if let Some(n) = f.get("max_series") {
+        match d.u64(n, &f.at("max_series")) {
+            Some(0) => d.error(n.pos, &f.at("max_series"), "must be greater than 0"),
+            Some(v) => s.max_series = v as usize,
+            None => {}
+        }
+    }
+    f.finish(d, "storage");
+    s
 }
 
 fn decode_system(d: &mut Decoder, n: &Node) -> SystemConfig {

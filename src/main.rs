@@ -8,6 +8,8 @@ mod exposition;
 mod logging;
 mod selfmetrics;
 mod server;
+mod sources;
+mod store;
 mod timefmt;
 mod yaml;
 
@@ -61,13 +63,6 @@ fn run(args: cli::RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let running = match app::build(&args, cfg) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(err = %e, "cannot start");
-            return ExitCode::from(1);
-        }
-    };
     let addr = match cli::socket_addr(&args.listen) {
         Ok(a) => a,
         Err(e) => {
@@ -87,8 +82,16 @@ fn run(args: cli::RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let app = Arc::new(app::App::new(args, running));
     rt.block_on(async move {
+        let store = Arc::new(store::Store::new(app::limits(&cfg)));
+        let running = match app::build(&args, cfg, &store, &[]) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(err = %e, "cannot start");
+                return ExitCode::from(1);
+            }
+        };
+        let app = Arc::new(app::App::new(args, store, running));
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {

@@ -25,7 +25,8 @@ pub fn router(app: Arc<App>) -> Router {
             "/-/ready",
             get(|| async { "Ready\n" }).head(|| async { "" }),
         )
-        .route("/-/reload", post(reload).put(reload));
+        .route("/-/reload", post(reload).put(reload))
+        .route("/api/v1/targets", get(targets));
     if telemetry != "/" {
         r = r.route("/", get(landing));
     }
@@ -148,6 +149,11 @@ async fn metrics(
         HeaderValue::from_static(format.content_type()),
     );
     resp
+}
+
+async fn targets(State(app): State<Arc<App>>) -> Response {
+    let running = app.current();
+    axum::Json(crate::sources::targets_json(&running.sources)).into_response()
 }
 
 async fn reload(State(app): State<Arc<App>>) -> Response {

@@ -39,14 +39,21 @@ fn bad_configs_report_every_problem_with_its_position() {
     let mut failures = Vec::new();
     for file in bad {
         let (code, _, stderr) = check(&file);
-        let got: String = stderr.lines().filter(|l| !l.trim_start().starts_with("FAILED")).map(|l| format!("{l}\n")).collect();
+        let got: String = stderr
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("FAILED"))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let err_file = common::root().join(format!("{file}.err"));
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&err_file, &got).unwrap();
         }
-        let want = std::fs::read_to_string(&err_file).unwrap_or_else(|_| panic!("missing {}", err_file.display()));
+        let want = std::fs::read_to_string(&err_file)
+            .unwrap_or_else(|_| panic!("missing {}", err_file.display()));
         if code != 1 || got != want {
-            failures.push(format!("{file}: exit {code}\n--- want\n{want}--- got\n{got}"));
+            failures.push(format!(
+                "{file}: exit {code}\n--- want\n{want}--- got\n{got}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

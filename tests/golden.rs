@@ -25,7 +25,10 @@ pub fn fixture_args() -> Vec<String> {
 
 fn stable(text: &str) -> String {
     let re = Regex::new(UNSTABLE).unwrap();
-    text.lines().filter(|l| !re.is_match(l)).map(|l| format!("{l}\n")).collect()
+    text.lines()
+        .filter(|l| !re.is_match(l))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 #[test]
@@ -41,7 +44,10 @@ fn metrics_match_the_golden_file() {
     let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
     let mut diffs = Vec::new();
     for i in 0..w.len().max(g.len()) {
-        let (a, b) = (w.get(i).copied().unwrap_or("<missing>"), g.get(i).copied().unwrap_or("<missing>"));
+        let (a, b) = (
+            w.get(i).copied().unwrap_or("<missing>"),
+            g.get(i).copied().unwrap_or("<missing>"),
+        );
         if a != b {
             diffs.push(format!("line {}:\n  want: {a}\n  got:  {b}", i + 1));
             if diffs.len() >= 20 {
@@ -49,13 +55,22 @@ fn metrics_match_the_golden_file() {
             }
         }
     }
-    assert!(diffs.is_empty(), "/metrics differs from {}:\n{}", golden.display(), diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "/metrics differs from {}:\n{}",
+        golden.display(),
+        diffs.join("\n")
+    );
     // Every collector ran on the fixtures and succeeded.
     let failed: Vec<&str> = got
         .lines()
         .filter(|l| l.starts_with("node_scrape_collector_success{") && l.ends_with(" 0"))
         .collect();
-    assert!(failed.is_empty(), "collectors failed on the fixture tree: {failed:?}\n{}", p.log_text());
+    assert!(
+        failed.is_empty(),
+        "collectors failed on the fixture tree: {failed:?}\n{}",
+        p.log_text()
+    );
 }
 
 #[test]
@@ -70,7 +85,10 @@ fn live_host_output_is_clean_under_promtool() {
     let args = vec!["--web.listen-address=127.0.0.1:{port}".to_string()];
     let p = common::spawn(&common::bin(), &args, "/-/ready");
     let text = common::get(&p.addr(), "/metrics");
-    assert!(text.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"}"), "{text}");
+    assert!(
+        text.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"}"),
+        "{text}"
+    );
     let (ok, out) = common::promtool_check_metrics(&text);
     assert!(ok && out.trim().is_empty(), "promtool check metrics: {out}");
 }
@@ -78,19 +96,44 @@ fn live_host_output_is_clean_under_promtool() {
 #[test]
 fn openmetrics_and_gzip_are_negotiated() {
     let p = common::spawn(&common::bin(), &fixture_args(), "/-/ready");
-    let om = common::http(&p.addr(), "GET", "/metrics", &[("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")], "").unwrap();
-    assert!(om.header("content-type").unwrap().starts_with("application/openmetrics-text; version=1.0.0"));
+    let om = common::http(
+        &p.addr(),
+        "GET",
+        "/metrics",
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )],
+        "",
+    )
+    .unwrap();
+    assert!(om
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text; version=1.0.0"));
     let text = om.text();
     assert!(text.ends_with("# EOF\n"));
-    assert!(text.contains("# TYPE node_cpu_seconds counter\n"), "counter families lose _total in OpenMetrics");
+    assert!(
+        text.contains("# TYPE node_cpu_seconds counter\n"),
+        "counter families lose _total in OpenMetrics"
+    );
     let (ok, out) = common::promtool_check_metrics(&text);
     assert!(ok, "promtool on OpenMetrics: {out}");
 
-    let gz = common::http(&p.addr(), "GET", "/metrics", &[("Accept-Encoding", "gzip")], "").unwrap();
+    let gz = common::http(
+        &p.addr(),
+        "GET",
+        "/metrics",
+        &[("Accept-Encoding", "gzip")],
+        "",
+    )
+    .unwrap();
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     let mut plain = String::new();
     use std::io::Read;
-    flate2::read::GzDecoder::new(&gz.body[..]).read_to_string(&mut plain).unwrap();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut plain)
+        .unwrap();
     assert!(plain.contains("node_load1 "), "{plain}");
 }
 
@@ -101,7 +144,14 @@ fn collect_filters_and_endpoints() {
     assert!(only.contains("node_load1 ") && !only.contains("node_cpu_seconds_total"));
     let without = common::get(&p.addr(), "/metrics?exclude[]=cpu");
     assert!(!without.contains("node_cpu_seconds_total") && without.contains("node_load1 "));
-    let bad = common::http(&p.addr(), "GET", "/metrics?collect[]=cpu&exclude[]=loadavg", &[], "").unwrap();
+    let bad = common::http(
+        &p.addr(),
+        "GET",
+        "/metrics?collect[]=cpu&exclude[]=loadavg",
+        &[],
+        "",
+    )
+    .unwrap();
     assert_eq!(bad.status, 400);
     assert_eq!(common::get(&p.addr(), "/-/healthy"), "Healthy\n");
     assert!(common::get(&p.addr(), "/").contains("href=\"/metrics\""));

@@ -8,34 +8,70 @@ use std::collections::BTreeMap;
 
 /// The collectors compared (node_exporter's names; telltale uses the same).
 const COLLECTORS: &[&str] = &[
-    "arp", "conntrack", "cpu", "diskstats", "entropy", "filefd", "filesystem", "loadavg", "meminfo",
-    "netclass", "netdev", "netstat", "pressure", "sockstat", "softnet", "stat", "textfile", "time",
-    "timex", "udp_queues", "uname", "vmstat",
+    "arp",
+    "conntrack",
+    "cpu",
+    "diskstats",
+    "entropy",
+    "filefd",
+    "filesystem",
+    "loadavg",
+    "meminfo",
+    "netclass",
+    "netdev",
+    "netstat",
+    "pressure",
+    "sockstat",
+    "softnet",
+    "stat",
+    "textfile",
+    "time",
+    "timex",
+    "udp_queues",
+    "uname",
+    "vmstat",
 ];
 
 /// Series present on only one side, by metric-name prefix, with the reason.
 const ONLY_ONE_SIDE: &[(&str, &str)] = &[
-    ("node_exporter_build_info", "each exporter reports its own build"),
+    (
+        "node_exporter_build_info",
+        "each exporter reports its own build",
+    ),
     ("telltale_", "telltale's own metrics"),
 ];
 
 /// Series whose values legitimately differ between two reads, by name prefix, with the reason.
 const VALUE_DIFFERS: &[(&str, &str)] = &[
-    ("node_scrape_collector_duration_seconds", "wall time of each scrape"),
-    ("node_time_seconds", "the clock moves between the two scrapes"),
-    ("node_timex_", "adjtimex(2) reads the live kernel clock state (offset, frequency, ...)"),
+    (
+        "node_scrape_collector_duration_seconds",
+        "wall time of each scrape",
+    ),
+    (
+        "node_time_seconds",
+        "the clock moves between the two scrapes",
+    ),
+    (
+        "node_timex_",
+        "adjtimex(2) reads the live kernel clock state (offset, frequency, ...)",
+    ),
 ];
 
 /// Parses exposition text into `name{labels}` → value.
 fn parse(text: &str) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (series, value) = split_sample(line);
         let v = match value {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
             "NaN" => f64::NAN,
-            v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
         };
         out.insert(canonical(series), v);
     }
@@ -66,7 +102,9 @@ fn split_sample(line: &str) -> (&str, &str) {
 
 /// Sorts label pairs so both sides' orders compare equal.
 fn canonical(series: &str) -> String {
-    let Some(open) = series.find('{') else { return series.to_string() };
+    let Some(open) = series.find('{') else {
+        return series.to_string();
+    };
     let name = &series[..open];
     let body = &series[open + 1..series.len() - 1];
     let mut pairs = Vec::new();
@@ -117,7 +155,9 @@ fn same_series_and_values_as_node_exporter_1_5() {
     let mut problems = Vec::new();
     for (series, va) in &a {
         match b.get(series) {
-            None if !listed(series, ONLY_ONE_SIDE) => problems.push(format!("only telltale: {series} {va}")),
+            None if !listed(series, ONLY_ONE_SIDE) => {
+                problems.push(format!("only telltale: {series} {va}"))
+            }
             Some(vb) if !listed(series, VALUE_DIFFERS) && !close(*va, *vb) => {
                 problems.push(format!("value: {series} telltale={va} node_exporter={vb}"))
             }
@@ -129,8 +169,17 @@ fn same_series_and_values_as_node_exporter_1_5() {
             problems.push(format!("only node_exporter: {series} {vb}"));
         }
     }
-    assert!(a.len() > 300, "suspiciously few series from telltale: {}", a.len());
-    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        a.len() > 300,
+        "suspiciously few series from telltale: {}",
+        a.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// The fixture flags shared with the golden test.

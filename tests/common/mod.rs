@@ -21,7 +21,11 @@ pub fn fixtures() -> PathBuf {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A peer program (from Debian's packages in CI); a missing one fails the test with the fix.
@@ -56,14 +60,20 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
     pub fn signal(&self, sig: &str) {
-        Command::new("kill").args([&format!("-{sig}"), &self.child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
     }
 }
 
 /// Starts `program args...` with `{port}` in args replaced by a free port; waits until it answers.
 pub fn spawn(program: &Path, args: &[String], ready_path: &str) -> Proc {
     let port = free_port();
-    let args: Vec<String> = args.iter().map(|a| a.replace("{port}", &port.to_string())).collect();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("{port}", &port.to_string()))
+        .collect();
     let log = std::env::temp_dir().join(format!("telltale-test-{}-{port}.log", std::process::id()));
     let out = std::fs::File::create(&log).unwrap();
     let child = Command::new(program)
@@ -82,9 +92,18 @@ pub fn spawn(program: &Path, args: &[String], ready_path: &str) -> Proc {
             }
         }
         if let Ok(Some(status)) = p.child.try_wait() {
-            panic!("{} exited with {status}: {}", program.display(), p.log_text());
+            panic!(
+                "{} exited with {status}: {}",
+                program.display(),
+                p.log_text()
+            );
         }
-        assert!(Instant::now() < deadline, "{} did not become ready: {}", program.display(), p.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "{} did not become ready: {}",
+            program.display(),
+            p.log_text()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -100,15 +119,27 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// A minimal HTTP/1.1 client (Connection: close), enough for tests on loopback.
-pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<Response> {
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Response> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -117,18 +148,35 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
     s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or(std::io::ErrorKind::InvalidData)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or(std::io::ErrorKind::InvalidData)?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
         body = dechunk(&body);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
@@ -152,7 +200,10 @@ pub fn get(addr: &str, path: &str) -> String {
 
 /// Series lines (no comments), as `name{labels} value`.
 pub fn series(text: &str) -> Vec<String> {
-    text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(String::from).collect()
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Runs promtool on text; returns its combined output.
@@ -164,7 +215,12 @@ pub fn promtool_check_metrics(text: &str) -> (bool, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
     s.push_str(&String::from_utf8_lossy(&out.stderr));
