@@ -9,8 +9,36 @@ use std::time::{Duration, Instant};
 
 use crate::exposition::Family;
 
+pub mod conntrack;
+pub mod cpu;
+pub mod entropy;
+pub mod filefd;
+#[cfg(test)]
+mod fixture_parity;
+pub mod loadavg;
+pub mod meminfo;
+pub mod pressure;
+pub mod stat;
+pub mod time;
+pub mod timex;
+pub mod uname;
+pub mod vmstat;
+
 /// Every collector, in one list: adding a collector is a file and a line here.
-pub const ALL: &[Spec] = &[];
+pub const ALL: &[Spec] = &[
+    conntrack::SPEC,
+    cpu::SPEC,
+    entropy::SPEC,
+    filefd::SPEC,
+    loadavg::SPEC,
+    meminfo::SPEC,
+    pressure::SPEC,
+    stat::SPEC,
+    time::SPEC,
+    timex::SPEC,
+    uname::SPEC,
+    vmstat::SPEC,
+];
 
 /// Where the kernel's files are: `--path.procfs`, `--path.sysfs`, `--path.rootfs`, `--path.udev.data`.
 #[derive(Clone, Debug)]
