@@ -76,8 +76,8 @@ fn metrics_match_the_golden_file() {
 #[test]
 fn golden_file_is_clean_under_promtool() {
     let golden = std::fs::read_to_string(common::root().join("tests/golden/metrics.txt")).unwrap();
-    let (ok, out) = common::promtool_check_metrics(&golden);
-    assert!(ok && out.trim().is_empty(), "promtool check metrics: {out}");
+    let bad = common::promtool_unexpected(&golden);
+    assert!(bad.is_empty(), "promtool check metrics: {bad:#?}");
 }
 
 #[test]
@@ -89,8 +89,8 @@ fn live_host_output_is_clean_under_promtool() {
         text.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"}"),
         "{text}"
     );
-    let (ok, out) = common::promtool_check_metrics(&text);
-    assert!(ok && out.trim().is_empty(), "promtool check metrics: {out}");
+    let bad = common::promtool_unexpected(&text);
+    assert!(bad.is_empty(), "promtool check metrics: {bad:#?}");
 }
 
 #[test]
@@ -117,8 +117,8 @@ fn openmetrics_and_gzip_are_negotiated() {
         text.contains("# TYPE node_cpu_seconds counter\n"),
         "counter families lose _total in OpenMetrics"
     );
-    let (ok, out) = common::promtool_check_metrics(&text);
-    assert!(ok, "promtool on OpenMetrics: {out}");
+    let bad = common::promtool_unexpected(&text);
+    assert!(bad.is_empty(), "promtool on OpenMetrics: {bad:#?}");
 
     let gz = common::http(
         &p.addr(),
@@ -155,4 +155,12 @@ fn collect_filters_and_endpoints() {
     assert_eq!(bad.status, 400);
     assert_eq!(common::get(&p.addr(), "/-/healthy"), "Healthy\n");
     assert!(common::get(&p.addr(), "/").contains("href=\"/metrics\""));
+}
+
+#[test]
+fn the_promtool_allowance_hides_only_compatibility_lints() {
+    let bad = common::promtool_unexpected("# HELP foo_bytes x\n# TYPE foo_bytes counter\nfoo_bytes 1\n");
+    assert!(!bad.is_empty(), "a counter without _total must be reported");
+    let camel = common::promtool_unexpected("# HELP node_memory_MemFree_bytes x\n# TYPE node_memory_MemFree_bytes gauge\nnode_memory_MemFree_bytes 1\n");
+    assert!(camel.is_empty(), "{camel:?}");
 }
