@@ -51,7 +51,11 @@ fn prometheus_scrapes_host_metrics() {
     }
     let mem = first_value(&query(&prom.addr(), "node_memory_MemAvailable_bytes")).unwrap();
     assert!(mem > 0.0);
-    let failed = first_value(&query(&prom.addr(), "sum(1 - node_scrape_collector_success)")).unwrap();
-    assert_eq!(failed, 0.0, "a collector failed on this host");
+    // Collectors whose kernel files exist on every Linux host must succeed (others, such as
+    // conntrack without the module loaded, fail on some hosts exactly as in node_exporter).
+    for c in ["cpu", "meminfo", "loadavg", "stat", "netdev", "filesystem", "diskstats", "vmstat"] {
+        let ok = first_value(&query(&prom.addr(), &format!("node_scrape_collector_success{{collector=\"{c}\"}}")));
+        assert_eq!(ok, Some(1.0), "collector {c} on this host");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
