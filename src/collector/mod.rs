@@ -9,8 +9,34 @@ use std::time::{Duration, Instant};
 
 use crate::exposition::Family;
 
+pub mod arp;
+pub mod devfilter;
+pub mod diskstats;
+pub mod filesystem;
+pub mod netclass;
+pub mod netdev;
+pub mod netstat;
+#[cfg(test)]
+mod parity_b;
+pub mod sockstat;
+pub mod softnet;
+pub mod textfile;
+pub mod textparse;
+pub mod udp_queues;
+
 /// Every collector, in one list: adding a collector is a file and a line here.
-pub const ALL: &[Spec] = &[];
+pub const ALL: &[Spec] = &[
+    arp::SPEC,
+    diskstats::SPEC,
+    filesystem::SPEC,
+    netclass::SPEC,
+    netdev::SPEC,
+    netstat::SPEC,
+    sockstat::SPEC,
+    softnet::SPEC,
+    textfile::SPEC,
+    udp_queues::SPEC,
+];
 
 /// Where the kernel's files are: `--path.procfs`, `--path.sysfs`, `--path.rootfs`, `--path.udev.data`.
 #[derive(Clone, Debug)]
