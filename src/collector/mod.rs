@@ -9,33 +9,57 @@ use std::time::{Duration, Instant};
 
 use crate::exposition::Family;
 
+pub mod arp;
 pub mod conntrack;
 pub mod cpu;
+pub mod devfilter;
+pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
+pub mod filesystem;
 #[cfg(test)]
 mod fixture_parity;
 pub mod loadavg;
 pub mod meminfo;
+pub mod netclass;
+pub mod netdev;
+pub mod netstat;
+#[cfg(test)]
+mod parity_b;
 pub mod pressure;
+pub mod sockstat;
+pub mod softnet;
 pub mod stat;
+pub mod textfile;
+pub mod textparse;
 pub mod time;
 pub mod timex;
+pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 
 /// Every collector, in one list: adding a collector is a file and a line here.
 pub const ALL: &[Spec] = &[
+    arp::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
+    diskstats::SPEC,
     entropy::SPEC,
     filefd::SPEC,
+    filesystem::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
+    netclass::SPEC,
+    netdev::SPEC,
+    netstat::SPEC,
     pressure::SPEC,
+    sockstat::SPEC,
+    softnet::SPEC,
     stat::SPEC,
+    textfile::SPEC,
     time::SPEC,
     timex::SPEC,
+    udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
 ];
