@@ -115,6 +115,14 @@ pub fn parse_size(s: &str) -> Option<usize> {
 /// Builds a client for one target (connection reuse within the target; no proxies from the
 /// environment, since targets are addressed explicitly).
 pub fn client(c: &HttpConfig) -> Result<reqwest::Client, String> {
+    builder(c)?
+        .build()
+        .map_err(|e| format!("cannot build HTTP client: {}", root_cause(&e)))
+}
+
+/// The client settings of `client`, for sources that adjust them further (probes set the
+/// redirect policy and open a fresh connection per probe).
+pub fn builder(c: &HttpConfig) -> Result<reqwest::ClientBuilder, String> {
     let mut b = reqwest::Client::builder()
         .no_proxy()
         .timeout(c.timeout)
@@ -124,12 +132,17 @@ pub fn client(c: &HttpConfig) -> Result<reqwest::Client, String> {
         .danger_accept_invalid_certs(c.insecure_skip_verify);
     if let Some(path) = &c.ca_file {
         let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {path}: {e}"))?;
-        let cert =
-            reqwest::Certificate::from_pem(&pem).map_err(|e| format!("bad ca_file {path}: {e}"))?;
-        b = b.add_root_certificate(cert);
+        // A bundle may hold several CAs; a file without any is a mistake, not an empty trust list.
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("bad ca_file {path}: {}", root_cause(&e)))?;
+        if certs.is_empty() {
+            return Err(format!("bad ca_file {path}: no PEM certificate in it"));
+        }
+        for cert in certs {
+            b = b.add_root_certificate(cert);
+        }
     }
-    b.build()
-        .map_err(|e| format!("cannot build HTTP client: {e}"))
+    Ok(b)
 }
 
 /// Why a fetch failed, as a bounded set of reasons for counters.
