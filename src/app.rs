@@ -194,7 +194,7 @@ mod tests {
             .chain(extra.iter().copied())
             .map(String::from);
         match cli::parse(argv).unwrap() {
-            cli::Cmd::Run(r) => r,
+            cli::Cmd::Run(r) => *r,
             _ => panic!("expected run"),
         }
     }

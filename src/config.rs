@@ -170,7 +170,7 @@ fn decode_global(d: &mut Decoder, n: &Node) -> Global {
         g.external_labels = d.string_map(n, &path);
         for (k, _) in &g.external_labels {
             if !is_label_name(k) {
-                d.error(n.pos, &path, format!("invalid label name {k:?}"));
+                d.error(key_pos(n, k), &path, format!("invalid label name {k:?}"));
             }
         }
     }
@@ -239,6 +239,16 @@ fn decode_system(d: &mut Decoder, n: &Node) -> SystemConfig {
     }
     f.finish(d, "system");
     s
+}
+
+/// Where `key` is written in a mapping (the mapping's own position if absent).
+fn key_pos(map: &Node, key: &str) -> yaml::Pos {
+    if let yaml::Value::Map(entries) = &map.value {
+        if let Some((k, _)) = entries.iter().find(|(k, _)| k.scalar() == Some(key)) {
+            return k.pos;
+        }
+    }
+    map.pos
 }
 
 fn option_pos(map: &Node, key: &str) -> yaml::Pos {

@@ -266,24 +266,6 @@ pub fn write_value(out: &mut String, v: f64) {
     }
 }
 
-/// A metric or label name as Prometheus accepts it: invalid characters become `_`.
-pub fn sanitize_name(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
-        out.insert(0, '_');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,14 +329,5 @@ node_cpu_seconds_total{cpu=\"1\",mode=\"user\"} 2.5\n";
         assert_eq!(f(f64::NAN), "NaN");
         assert_eq!(f(-3.0), "-3");
         assert_eq!(f(1.5e300), "1.5e300");
-    }
-
-    #[test]
-    fn names_are_sanitized() {
-        assert_eq!(
-            sanitize_name("crypto.key.access-count"),
-            "crypto_key_access_count"
-        );
-        assert_eq!(sanitize_name("1abc"), "_1abc");
     }
 }

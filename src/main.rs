@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     };
     match cmd {
         cli::Cmd::CheckConfig(file) => check_config(&file),
-        cli::Cmd::Run(args) => run(args),
+        cli::Cmd::Run(args) => run(*args),
     }
 }
 

@@ -185,9 +185,12 @@ async fn landing(State(app): State<Arc<App>>) -> Html<String> {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>telltale</title></head>\n<body>\n\
 <h1>telltale</h1>\n<p>Prometheus exporter and alert-rules engine, version {}.</p>\n\
 <ul>\n<li><a href=\"{path}\">Metrics</a></li>\n<li><a href=\"/-/healthy\">Health</a></li>\n\
-<li><a href=\"/-/ready\">Readiness</a></li>\n</ul>\n<p>Collectors: {}</p>\n</body></html>\n",
+<li><a href=\"/-/ready\">Readiness</a></li>\n<li><a href=\"/api/v1/targets\">Targets</a></li>\n</ul>\n\
+<p>Collectors: {}</p>\n<p>Sources: {}; scrape interval {}.</p>\n</body></html>\n",
         env!("CARGO_PKG_VERSION"),
-        html_escape(&collectors)
+        html_escape(&collectors),
+        running.sources.len(),
+        crate::yaml::format_duration(running.config.global.scrape_interval),
     ))
 }
 

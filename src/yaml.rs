@@ -66,7 +66,16 @@ impl fmt::Display for Diag {
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }
-        f.write_str(&self.msg)
+        // One problem per line: multi-line messages (a regex error's caret diagram) are folded.
+        let mut first = true;
+        for line in self.msg.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(line)?;
+            first = false;
+        }
+        Ok(())
     }
 }
 

@@ -123,11 +123,17 @@ fn openmetrics_and_gzip_are_negotiated() {
     assert!(!text.contains(" untyped\n"), "OpenMetrics calls it unknown");
     let counters: Vec<&str> = text
         .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE ").and_then(|r| r.strip_suffix(" counter")))
+        .filter_map(|l| {
+            l.strip_prefix("# TYPE ")
+                .and_then(|r| r.strip_suffix(" counter"))
+        })
         .collect();
     for c in counters {
         assert!(!c.ends_with("_total"), "family {c} must not end in _total");
-        let bare = text.lines().filter(|l| !l.starts_with('#')).any(|l| l.split(['{', ' ']).next() == Some(c));
+        let bare = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .any(|l| l.split(['{', ' ']).next() == Some(c));
         assert!(!bare, "samples of counter {c} must be named {c}_total");
     }
 
@@ -170,7 +176,8 @@ fn collect_filters_and_endpoints() {
 
 #[test]
 fn the_promtool_allowance_hides_only_compatibility_lints() {
-    let bad = common::promtool_unexpected("# HELP foo_bytes x\n# TYPE foo_bytes counter\nfoo_bytes 1\n");
+    let bad =
+        common::promtool_unexpected("# HELP foo_bytes x\n# TYPE foo_bytes counter\nfoo_bytes 1\n");
     assert!(!bad.is_empty(), "a counter without _total must be reported");
     let camel = common::promtool_unexpected("# HELP node_memory_MemFree_bytes x\n# TYPE node_memory_MemFree_bytes gauge\nnode_memory_MemFree_bytes 1\n");
     assert!(camel.is_empty(), "{camel:?}");

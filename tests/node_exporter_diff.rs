@@ -39,7 +39,10 @@ const ONLY_ONE_SIDE: &[(&str, &str)] = &[
         "each exporter reports its own build",
     ),
     ("telltale_", "telltale's own metrics"),
-    ("promhttp_metric_handler_", "node_exporter's HTTP handler metrics (served even with --web.disable-exporter-metrics)"),
+    (
+        "promhttp_metric_handler_",
+        "node_exporter's HTTP handler metrics (served even with --web.disable-exporter-metrics)",
+    ),
 ];
 
 /// Series whose values legitimately differ between two reads, by name prefix, with the reason.

@@ -20,7 +20,10 @@ fn wait_for(addr: &str, name: &str, want: f64) -> String {
         if value(&m, name) == Some(want) {
             return m;
         }
-        assert!(Instant::now() < deadline, "{name} never became {want}:\n{m}");
+        assert!(
+            Instant::now() < deadline,
+            "{name} never became {want}:\n{m}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -34,17 +37,29 @@ fn reload_keeps_the_old_config_on_errors_and_applies_good_ones() {
     let args = vec![
         "--web.listen-address=127.0.0.1:{port}".to_string(),
         format!("--config={}", cfg.display()),
-        format!("--path.procfs={}", common::fixtures().join("proc").display()),
+        format!(
+            "--path.procfs={}",
+            common::fixtures().join("proc").display()
+        ),
     ];
     let p = common::spawn(&common::bin(), &args, "/-/ready");
     let m = common::get(&p.addr(), "/metrics");
     assert!(m.contains("node_load1 ") && !m.contains("node_memory_MemTotal_bytes"));
 
     // A broken file over HTTP: 500 with the positioned error, old collectors keep running.
-    std::fs::write(&cfg, "system:\n  collectors: [loadavg, meminfo]\n  colectors: []\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "system:\n  collectors: [loadavg, meminfo]\n  colectors: []\n",
+    )
+    .unwrap();
     let r = common::http(&p.addr(), "POST", "/-/reload", &[], "").unwrap();
     assert_eq!(r.status, 500);
-    assert!(r.text().contains("telltale.yml:3:3: system: unknown field \"colectors\""), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("telltale.yml:3:3: system: unknown field \"colectors\""),
+        "{}",
+        r.text()
+    );
     let m = wait_for(&p.addr(), "telltale_config_last_reload_successful", 0.0);
     assert!(m.contains("node_load1 ") && !m.contains("node_memory_MemTotal_bytes"));
 
@@ -53,7 +68,10 @@ fn reload_keeps_the_old_config_on_errors_and_applies_good_ones() {
     p.signal("HUP");
     let m = wait_for(&p.addr(), "telltale_config_last_reload_successful", 1.0);
     assert!(m.contains("node_memory_MemTotal_bytes "), "{m}");
-    assert_eq!(value(&m, "telltale_config_reload_failures_total"), Some(1.0));
+    assert_eq!(
+        value(&m, "telltale_config_reload_failures_total"),
+        Some(1.0)
+    );
 }
 
 #[test]
@@ -76,11 +94,18 @@ fn sigterm_shuts_down_gracefully() {
 #[test]
 fn a_bad_config_at_start_is_refused_with_positions() {
     let out = std::process::Command::new(common::bin())
-        .args(["--config", "tests/config/bad/bad_duration.yml", "--web.listen-address=127.0.0.1:0"])
+        .args([
+            "--config",
+            "tests/config/bad/bad_duration.yml",
+            "--web.listen-address=127.0.0.1:0",
+        ])
         .current_dir(common::root())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad_duration.yml:2:20: global.scrape_interval"), "{err}");
+    assert!(
+        err.contains("bad_duration.yml:2:20: global.scrape_interval"),
+        "{err}"
+    );
 }

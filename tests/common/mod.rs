@@ -232,11 +232,26 @@ pub fn promtool_check_metrics(text: &str) -> (bool, String) {
 /// bits. telltale keeps node_exporter's names so existing dashboards and rules work; any other
 /// finding (missing HELP, counter naming, invalid text) is a failure.
 const COMPAT_LINTS: &[(&str, &str)] = &[
-    ("node_memory_", "should be written in 'snake_case' not 'camelCase'"),
-    ("node_netstat_", "should be written in 'snake_case' not 'camelCase'"),
-    ("node_sockstat_", "should be written in 'snake_case' not 'camelCase'"),
-    ("node_vmstat_", "should be written in 'snake_case' not 'camelCase'"),
-    ("node_entropy_", "use base unit \"bytes\" instead of \"bits\""),
+    (
+        "node_memory_",
+        "should be written in 'snake_case' not 'camelCase'",
+    ),
+    (
+        "node_netstat_",
+        "should be written in 'snake_case' not 'camelCase'",
+    ),
+    (
+        "node_sockstat_",
+        "should be written in 'snake_case' not 'camelCase'",
+    ),
+    (
+        "node_vmstat_",
+        "should be written in 'snake_case' not 'camelCase'",
+    ),
+    (
+        "node_entropy_",
+        "use base unit \"bytes\" instead of \"bits\"",
+    ),
 ];
 
 /// promtool check metrics, minus the node_exporter-compatibility lints: what remains must be empty.
@@ -245,7 +260,11 @@ pub fn promtool_unexpected(text: &str) -> Vec<String> {
     let rest: Vec<String> = out
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .filter(|l| !COMPAT_LINTS.iter().any(|(prefix, lint)| l.starts_with(prefix) && l.contains(lint)))
+        .filter(|l| {
+            !COMPAT_LINTS
+                .iter()
+                .any(|(prefix, lint)| l.starts_with(prefix) && l.contains(lint))
+        })
         .map(String::from)
         .collect();
     if !ok && rest.is_empty() && out.trim().is_empty() {
