@@ -17,6 +17,7 @@ pub struct Config {
     pub system: SystemConfig,
     pub storage: Storage,
     pub probes: Vec<crate::sources::probe::ProbeConfig>,
+    pub zabbix: Vec<crate::sources::zabbix::ZabbixConfig>,
 }
 
 /// Bounds of the in-memory sample store.
@@ -105,6 +106,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         },
         storage: Storage::default(),
         probes: Vec::new(),
+        zabbix: Vec::new(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -120,6 +122,9 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("probes") {
         cfg.probes = crate::sources::probe::decode(d, n, "probes", &cfg.global);
+    }
+    if let Some(n) = f.get("zabbix") {
+        cfg.zabbix = crate::sources::zabbix::decode(d, n, "zabbix", &cfg.global);
     }
     f.finish(d, "config");
     cfg

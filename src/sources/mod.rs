@@ -5,6 +5,10 @@
 pub mod http;
 pub mod probe;
 pub mod x509;
+pub mod zabbix;
+pub mod zabbix_api;
+pub mod zabbix_config;
+pub mod zabbix_items;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -69,6 +73,7 @@ pub fn id(s: &dyn Source) -> String {
 pub fn build_all(cfg: &Config, old: &[Arc<dyn Source>]) -> Result<Vec<Arc<dyn Source>>, String> {
     let mut fresh: Vec<Arc<dyn Source>> = Vec::new();
     fresh.extend(probe::sources(&cfg.probes)?);
+    fresh.extend(zabbix::build(&cfg.zabbix)?);
     let by_key: HashMap<String, &Arc<dyn Source>> =
         old.iter().map(|s| (s.config_key(), s)).collect();
     Ok(fresh
