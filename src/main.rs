@@ -10,6 +10,7 @@ mod selfmetrics;
 mod server;
 mod sources;
 mod store;
+mod promql;
 mod timefmt;
 mod yaml;
 
