@@ -6,11 +6,11 @@ mod collector;
 mod config;
 mod exposition;
 mod logging;
+mod promql;
 mod selfmetrics;
 mod server;
 mod sources;
 mod store;
-mod promql;
 mod timefmt;
 mod yaml;
 

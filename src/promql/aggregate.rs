@@ -101,7 +101,9 @@ fn group_key(labels: &Labels, g: &Grouping, value_label: &str) -> Labels {
     labels
         .iter()
         .filter(|(k, _)| match g {
-            Grouping::By(names) => names.contains(k) || (!value_label.is_empty() && k == value_label),
+            Grouping::By(names) => {
+                names.contains(k) || (!value_label.is_empty() && k == value_label)
+            }
             Grouping::Without(names) => k != NAME && !names.contains(k),
         })
         .cloned()

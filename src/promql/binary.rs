@@ -116,7 +116,10 @@ fn set_filter(l: Vec<Sample>, r: &[Sample], m: &Matching, keep: bool) -> Vec<Sam
 
 fn or(mut l: Vec<Sample>, r: Vec<Sample>, m: &Matching) -> Vec<Sample> {
     let sigs: HashSet<Labels> = l.iter().map(|s| signature(&s.labels, m)).collect();
-    l.extend(r.into_iter().filter(|s| !sigs.contains(&signature(&s.labels, m))));
+    l.extend(
+        r.into_iter()
+            .filter(|s| !sigs.contains(&signature(&s.labels, m))),
+    );
     l
 }
 
@@ -177,8 +180,10 @@ fn vector_vector(
         let seen = matched.entry(sig).or_default();
         if m.card == Card::OneToOne {
             if !seen.is_empty() {
-                return err("multiple matches for labels: many-to-one matching must be explicit \
-                     (group_left/group_right)");
+                return err(
+                    "multiple matches for labels: many-to-one matching must be explicit \
+                     (group_left/group_right)",
+                );
             }
             seen.insert(Labels::new());
         } else if !seen.insert(labels.clone()) {

@@ -58,7 +58,9 @@ impl Ctx<'_> {
             Plan::Selector(sel) => {
                 let samples = self.instant(sel).into_iter();
                 return Ok(Value::Vector(
-                    samples.map(|(labels, _, value)| Sample { labels, value }).collect(),
+                    samples
+                        .map(|(labels, _, value)| Sample { labels, value })
+                        .collect(),
                 ));
             }
             Plan::Range(sel, range) => return Ok(Value::Matrix(self.range(sel, *range))),

@@ -16,7 +16,11 @@ pub(super) fn eval_call(ctx: &Ctx, f: Func, args: &[Plan]) -> Result<Value, Eval
         Func::Time => return Ok(Value::Scalar(ctx.t_secs())),
         Func::Scalar => {
             let v = vec(0)?;
-            return Ok(Value::Scalar(if v.len() == 1 { v[0].value } else { f64::NAN }));
+            return Ok(Value::Scalar(if v.len() == 1 {
+                v[0].value
+            } else {
+                f64::NAN
+            }));
         }
         Func::Vector => vec![Sample {
             labels: Labels::new(),
@@ -201,7 +205,7 @@ fn parse_go_float(s: &str) -> Option<f64> {
 /// Prometheus' classic-histogram quantile: linear interpolation inside the bucket holding the
 /// rank, the lowest bucket starting at 0 (unless its bound is <= 0), and the +Inf bucket
 /// answered by the highest finite bound.
-pub(super) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+pub(super) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }

@@ -18,8 +18,12 @@ mod range_fns;
 #[cfg(test)]
 mod tests;
 
-pub use eval::{eval_instant, EvalOptions};
+// The API the rules engine (issue 4, next step) and `telltale test rules` will call.
+#[allow(unused_imports)]
+pub use eval::{eval_instant, eval_with, EvalOptions};
+#[allow(unused_imports)]
 pub use memstore::MemStore;
+#[allow(unused_imports)]
 pub use plan::{parse, Plan};
 
 use crate::exposition::Labels;

@@ -2,7 +2,6 @@
 //! with an error naming the construct, so an unsupported query never yields a wrong answer.
 
 use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::token::*;
 use promql_parser::parser::{self as pp, Expr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -67,7 +66,10 @@ pub enum BinOp {
 
 impl BinOp {
     pub fn is_comparison(self) -> bool {
-        matches!(self, Self::Eq | Self::Ne | Self::Gt | Self::Lt | Self::Ge | Self::Le)
+        matches!(
+            self,
+            Self::Eq | Self::Ne | Self::Gt | Self::Lt | Self::Ge | Self::Le
+        )
     }
     pub fn is_set(self) -> bool {
         matches!(self, Self::And | Self::Or | Self::Unless)
@@ -301,9 +303,8 @@ fn call(c: &pp::Call) -> Result<Plan, String> {
             let replacement = string_arg(&args[2], "label_replace replacement")?;
             let src = string_arg(&args[3], "label_replace source")?;
             let re = string_arg(&args[4], "label_replace regex")?;
-            let regex = regex::Regex::new(&format!("^(?:{re})$")).map_err(|e| {
-                format!("invalid regular expression in label_replace(): {re}: {e}")
-            })?;
+            let regex = regex::Regex::new(&format!("^(?:{re})$"))
+                .map_err(|e| format!("invalid regular expression in label_replace(): {re}: {e}"))?;
             if !valid_label_name(&dst) {
                 return Err(format!(
                     "invalid destination label name in label_replace(): {dst}"
@@ -329,7 +330,9 @@ fn call(c: &pp::Call) -> Result<Plan, String> {
                 srcs.push(s);
             }
             if !valid_label_name(&dst) {
-                return Err(format!("invalid destination label name in label_join(): {dst}"));
+                return Err(format!(
+                    "invalid destination label name in label_join(): {dst}"
+                ));
             }
             let lj = LabelJoin { dst, sep, srcs };
             Ok(Plan::LabelJoin(Box::new(translate(&args[0])?), lj))
@@ -348,45 +351,4 @@ fn plain_call(f: Func, args: &[Box<Expr>]) -> Result<Plan, String> {
         .map(|a| translate(a))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Plan::Call(f, args))
-}
-
-/// Token ids of binary operators and aggregations, for `plan_binary`.
-pub(super) fn bin_op(id: u16) -> Option<BinOp> {
-    Some(match id {
-        T_ADD => BinOp::Add,
-        T_SUB => BinOp::Sub,
-        T_MUL => BinOp::Mul,
-        T_DIV => BinOp::Div,
-        T_MOD => BinOp::Mod,
-        T_POW => BinOp::Pow,
-        T_ATAN2 => BinOp::Atan2,
-        T_EQLC => BinOp::Eq,
-        T_NEQ => BinOp::Ne,
-        T_GTR => BinOp::Gt,
-        T_LSS => BinOp::Lt,
-        T_GTE => BinOp::Ge,
-        T_LTE => BinOp::Le,
-        T_LAND => BinOp::And,
-        T_LOR => BinOp::Or,
-        T_LUNLESS => BinOp::Unless,
-        _ => return None,
-    })
-}
-
-pub(super) fn agg_op(id: u16) -> Option<AggOp> {
-    Some(match id {
-        T_SUM => AggOp::Sum,
-        T_AVG => AggOp::Avg,
-        T_MIN => AggOp::Min,
-        T_MAX => AggOp::Max,
-        T_COUNT => AggOp::Count,
-        T_STDDEV => AggOp::Stddev,
-        T_STDVAR => AggOp::Stdvar,
-        T_TOPK => AggOp::Topk,
-        T_BOTTOMK => AggOp::Bottomk,
-        T_QUANTILE => AggOp::Quantile,
-        T_COUNT_VALUES => AggOp::CountValues,
-        T_GROUP => AggOp::Group,
-        _ => return None,
-    })
 }

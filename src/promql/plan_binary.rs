@@ -1,14 +1,16 @@
 //! Translation of binary operators and aggregations (split from `plan` for size).
 
+use promql_parser::parser::token::*;
 use promql_parser::parser::{self as pp, Expr, LabelModifier, VectorMatchCardinality as PCard};
 
-use super::plan::{agg_op, bin_op, AggOp, AggPlan, BinaryPlan, Card, Grouping, Kind, Matching};
+use super::plan::{AggOp, AggPlan, BinOp, BinaryPlan, Card, Grouping, Kind, Matching};
 use super::Plan;
 
 type Translate = fn(&Expr) -> Result<Plan, String>;
 
 pub(super) fn binary(b: &pp::BinaryExpr, translate: Translate) -> Result<Plan, String> {
-    let op = bin_op(b.op.id()).ok_or_else(|| format!("binary operator {} is not supported", b.op))?;
+    let op =
+        bin_op(b.op.id()).ok_or_else(|| format!("binary operator {} is not supported", b.op))?;
     let lhs = translate(&b.lhs)?;
     let rhs = translate(&b.rhs)?;
     let mut matching = Matching {
@@ -48,7 +50,10 @@ pub(super) fn binary(b: &pp::BinaryExpr, translate: Translate) -> Result<Plan, S
             }
         }
     }
-    if op.is_comparison() && !return_bool && lhs.kind() == Kind::Scalar && rhs.kind() == Kind::Scalar
+    if op.is_comparison()
+        && !return_bool
+        && lhs.kind() == Kind::Scalar
+        && rhs.kind() == Kind::Scalar
     {
         return Err("comparisons between scalars must use BOOL modifier".into());
     }
@@ -63,7 +68,10 @@ pub(super) fn binary(b: &pp::BinaryExpr, translate: Translate) -> Result<Plan, S
         }
     }
     if op.is_set() && (lhs.kind() != Kind::Vector || rhs.kind() != Kind::Vector) {
-        return Err(format!("set operator {} not allowed in binary scalar expression", b.op));
+        return Err(format!(
+            "set operator {} not allowed in binary scalar expression",
+            b.op
+        ));
     }
     Ok(Plan::Binary(Box::new(BinaryPlan {
         op,
@@ -103,4 +111,45 @@ pub(super) fn aggregate(a: &pp::AggregateExpr, translate: Translate) -> Result<P
         param,
         grouping,
     })))
+}
+
+/// Token ids of binary operators and aggregations.
+fn bin_op(id: u16) -> Option<BinOp> {
+    Some(match id {
+        T_ADD => BinOp::Add,
+        T_SUB => BinOp::Sub,
+        T_MUL => BinOp::Mul,
+        T_DIV => BinOp::Div,
+        T_MOD => BinOp::Mod,
+        T_POW => BinOp::Pow,
+        T_ATAN2 => BinOp::Atan2,
+        T_EQLC => BinOp::Eq,
+        T_NEQ => BinOp::Ne,
+        T_GTR => BinOp::Gt,
+        T_LSS => BinOp::Lt,
+        T_GTE => BinOp::Ge,
+        T_LTE => BinOp::Le,
+        T_LAND => BinOp::And,
+        T_LOR => BinOp::Or,
+        T_LUNLESS => BinOp::Unless,
+        _ => return None,
+    })
+}
+
+fn agg_op(id: u16) -> Option<AggOp> {
+    Some(match id {
+        T_SUM => AggOp::Sum,
+        T_AVG => AggOp::Avg,
+        T_MIN => AggOp::Min,
+        T_MAX => AggOp::Max,
+        T_COUNT => AggOp::Count,
+        T_STDDEV => AggOp::Stddev,
+        T_STDVAR => AggOp::Stdvar,
+        T_TOPK => AggOp::Topk,
+        T_BOTTOMK => AggOp::Bottomk,
+        T_QUANTILE => AggOp::Quantile,
+        T_COUNT_VALUES => AggOp::CountValues,
+        T_GROUP => AggOp::Group,
+        _ => return None,
+    })
 }

@@ -28,10 +28,14 @@ pub(super) fn eval_range_fn(ctx: &Ctx, f: Func, args: &[Plan]) -> Result<Value, 
         Func::HoltWinters => {
             let (sf, tf) = (ctx.scalar(&args[1])?, ctx.scalar(&args[2])?);
             if sf <= 0.0 || sf >= 1.0 || sf.is_nan() {
-                return err(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"));
+                return err(format!(
+                    "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf:.6}"
+                ));
             }
             if tf <= 0.0 || tf >= 1.0 || tf.is_nan() {
-                return err(format!("invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"));
+                return err(format!(
+                    "invalid trend factor. Expected: 0 < tf < 1, got: {tf:.6}"
+                ));
             }
             params = [sf, tf];
         }

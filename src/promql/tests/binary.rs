@@ -34,8 +34,14 @@ fn scalar_arithmetic_and_bool() {
 fn vector_scalar() {
     let s = st();
     // Arithmetic drops the metric name.
-    assert_vec(vector(&s, "a * 2", 0), &[(r#"{i="1",j="x"}"#, 20.0), (r#"{i="2",j="y"}"#, 40.0)]);
-    assert_vec(vector(&s, "2 - a", 0), &[(r#"{i="1",j="x"}"#, -8.0), (r#"{i="2",j="y"}"#, -18.0)]);
+    assert_vec(
+        vector(&s, "a * 2", 0),
+        &[(r#"{i="1",j="x"}"#, 20.0), (r#"{i="2",j="y"}"#, 40.0)],
+    );
+    assert_vec(
+        vector(&s, "2 - a", 0),
+        &[(r#"{i="1",j="x"}"#, -8.0), (r#"{i="2",j="y"}"#, -18.0)],
+    );
     // A filtering comparison keeps the name and the vector's value, on either side.
     assert_vec(vector(&s, "a > 15", 0), &[(r#"a{i="2",j="y"}"#, 20.0)]);
     assert_vec(vector(&s, "15 < a", 0), &[(r#"a{i="2",j="y"}"#, 20.0)]);
@@ -48,7 +54,10 @@ fn vector_scalar() {
     assert_vec(vector(&s, "nv > 0", 0), &[]);
     assert_vec(vector(&s, "nv == bool nv", 0), &[(r#"{i="1"}"#, 0.0)]);
     assert_vec(vector(&s, "nv != bool 0", 0), &[(r#"{i="1"}"#, 1.0)]);
-    assert_vec(vector(&s, "b / 0", 0), &[(r#"{i="1"}"#, f64::INFINITY), (r#"{i="2"}"#, f64::INFINITY)]);
+    assert_vec(
+        vector(&s, "b / 0", 0),
+        &[(r#"{i="1"}"#, f64::INFINITY), (r#"{i="2"}"#, f64::INFINITY)],
+    );
 }
 
 #[test]
@@ -56,10 +65,19 @@ fn one_to_one_matching() {
     let s = st();
     // Default matching uses all labels but the name: a has j, b does not.
     assert_vec(vector(&s, "a / b", 0), &[]);
-    assert_vec(vector(&s, "a / on(i) b", 0), &[(r#"{i="1"}"#, 5.0), (r#"{i="2"}"#, 5.0)]);
-    assert_vec(vector(&s, "a / ignoring(j) b", 0), &[(r#"{i="1"}"#, 5.0), (r#"{i="2"}"#, 5.0)]);
+    assert_vec(
+        vector(&s, "a / on(i) b", 0),
+        &[(r#"{i="1"}"#, 5.0), (r#"{i="2"}"#, 5.0)],
+    );
+    assert_vec(
+        vector(&s, "a / ignoring(j) b", 0),
+        &[(r#"{i="1"}"#, 5.0), (r#"{i="2"}"#, 5.0)],
+    );
     // on() keeps only the matching labels, even for a filtering comparison.
-    assert_vec(vector(&s, "a > on(i) b", 0), &[(r#"{i="1"}"#, 10.0), (r#"{i="2"}"#, 20.0)]);
+    assert_vec(
+        vector(&s, "a > on(i) b", 0),
+        &[(r#"{i="1"}"#, 10.0), (r#"{i="2"}"#, 20.0)],
+    );
     assert_vec(
         vector(&s, "a > ignoring(j) b", 0),
         &[(r#"a{i="1"}"#, 10.0), (r#"a{i="2"}"#, 20.0)],
@@ -84,7 +102,10 @@ fn group_left_and_right() {
     // Extra labels are copied from the "one" side.
     assert_vec(
         vector(&s, "c * on(i) group_left(j) a", 0),
-        &[(r#"{i="1",j="x",k="p"}"#, 10.0), (r#"{i="1",j="x",k="q"}"#, 30.0)],
+        &[
+            (r#"{i="1",j="x",k="p"}"#, 10.0),
+            (r#"{i="1",j="x",k="q"}"#, 30.0),
+        ],
     );
     // group_right with a comparison keeps the left ("one") side's value.
     assert_vec(
@@ -101,8 +122,15 @@ fn matching_errors() {
         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
     );
     let e = error(&s, "b * on(i) c", 0);
-    assert!(e.starts_with(r#"found duplicate series for the match group {i="1"} on the right hand-side"#), "{e}");
-    assert!(e.ends_with("many-to-many matching not allowed: matching labels must be unique on one side"));
+    assert!(
+        e.starts_with(
+            r#"found duplicate series for the match group {i="1"} on the right hand-side"#
+        ),
+        "{e}"
+    );
+    assert!(e.ends_with(
+        "many-to-many matching not allowed: matching labels must be unique on one side"
+    ));
     let e = error(&s, "c * on(i) group_right b", 0);
     assert!(e.contains("on the left hand-side"), "{e}");
     assert_eq!(
@@ -125,8 +153,14 @@ fn set_operators() {
         vector(&s, "a and on(i) b", 0),
         &[(r#"a{i="1",j="x"}"#, 10.0), (r#"a{i="2",j="y"}"#, 20.0)],
     );
-    assert_vec(vector(&s, r#"a and on(i) b{i="1"}"#, 0), &[(r#"a{i="1",j="x"}"#, 10.0)]);
-    assert_vec(vector(&s, r#"a unless on(i) b{i="1"}"#, 0), &[(r#"a{i="2",j="y"}"#, 20.0)]);
+    assert_vec(
+        vector(&s, r#"a and on(i) b{i="1"}"#, 0),
+        &[(r#"a{i="1",j="x"}"#, 10.0)],
+    );
+    assert_vec(
+        vector(&s, r#"a unless on(i) b{i="1"}"#, 0),
+        &[(r#"a{i="2",j="y"}"#, 20.0)],
+    );
     assert_vec(vector(&s, r#"b unless d"#, 0), &[(r#"b{i="2"}"#, 4.0)]);
     assert_vec(
         ordered(&s, "b or a", 0),
@@ -137,7 +171,10 @@ fn set_operators() {
             (r#"a{i="2",j="y"}"#, 20.0),
         ],
     );
-    assert_vec(vector(&s, "b or on(i) a", 0), &[(r#"b{i="1"}"#, 2.0), (r#"b{i="2"}"#, 4.0)]);
+    assert_vec(
+        vector(&s, "b or on(i) a", 0),
+        &[(r#"b{i="1"}"#, 2.0), (r#"b{i="2"}"#, 4.0)],
+    );
     assert_vec(
         ordered(&s, r#"b{i="1"} or on(i) a"#, 0),
         &[(r#"b{i="1"}"#, 2.0), (r#"a{i="2",j="y"}"#, 20.0)],

@@ -25,13 +25,32 @@ fn math() {
     // Ties round up, also for negative numbers.
     assert_vec(
         vector(&s, "round(x)", 0),
-        &[(r#"{i="1"}"#, -2.0), (r#"{i="2"}"#, 3.0), (r#"{i="3"}"#, 1.0)],
+        &[
+            (r#"{i="1"}"#, -2.0),
+            (r#"{i="2"}"#, 3.0),
+            (r#"{i="3"}"#, 1.0),
+        ],
     );
-    assert_vec(vector(&s, r#"round(x{i="3"}, 0.1)"#, 0), &[(r#"{i="3"}"#, 1.2)]);
-    assert_vec(vector(&s, r#"sqrt(x{i="2"})"#, 0), &[(r#"{i="2"}"#, 2.5f64.sqrt())]);
-    assert_vec(vector(&s, r#"sqrt(x{i="1"})"#, 0), &[(r#"{i="1"}"#, f64::NAN)]);
-    assert_vec(vector(&s, r#"ln(x{i="2"})"#, 0), &[(r#"{i="2"}"#, 2.5f64.ln())]);
-    assert_vec(vector(&s, r#"exp(x{i="2"})"#, 0), &[(r#"{i="2"}"#, 2.5f64.exp())]);
+    assert_vec(
+        vector(&s, r#"round(x{i="3"}, 0.1)"#, 0),
+        &[(r#"{i="3"}"#, 1.2)],
+    );
+    assert_vec(
+        vector(&s, r#"sqrt(x{i="2"})"#, 0),
+        &[(r#"{i="2"}"#, 2.5f64.sqrt())],
+    );
+    assert_vec(
+        vector(&s, r#"sqrt(x{i="1"})"#, 0),
+        &[(r#"{i="1"}"#, f64::NAN)],
+    );
+    assert_vec(
+        vector(&s, r#"ln(x{i="2"})"#, 0),
+        &[(r#"{i="2"}"#, 2.5f64.ln())],
+    );
+    assert_vec(
+        vector(&s, r#"exp(x{i="2"})"#, 0),
+        &[(r#"{i="2"}"#, 2.5f64.exp())],
+    );
 }
 
 #[test]
@@ -39,13 +58,26 @@ fn clamping() {
     let s = st();
     assert_vec(
         vector(&s, "clamp(x, 0, 2)", 0),
-        &[(r#"{i="1"}"#, 0.0), (r#"{i="2"}"#, 2.0), (r#"{i="3"}"#, 1.234)],
+        &[
+            (r#"{i="1"}"#, 0.0),
+            (r#"{i="2"}"#, 2.0),
+            (r#"{i="3"}"#, 1.234),
+        ],
     );
     assert_vec(vector(&s, "clamp(x, 2, 1)", 0), &[]);
-    assert_vec(vector(&s, r#"clamp_min(x{i="1"}, 0)"#, 0), &[(r#"{i="1"}"#, 0.0)]);
-    assert_vec(vector(&s, r#"clamp_max(x{i="2"}, 1)"#, 0), &[(r#"{i="2"}"#, 1.0)]);
+    assert_vec(
+        vector(&s, r#"clamp_min(x{i="1"}, 0)"#, 0),
+        &[(r#"{i="1"}"#, 0.0)],
+    );
+    assert_vec(
+        vector(&s, r#"clamp_max(x{i="2"}, 1)"#, 0),
+        &[(r#"{i="2"}"#, 1.0)],
+    );
     // NaN propagates through Go's math.Max/Min.
-    assert_vec(vector(&s, r#"clamp_min(s{i="2"}, 0)"#, 0), &[(r#"{i="2"}"#, f64::NAN)]);
+    assert_vec(
+        vector(&s, r#"clamp_min(s{i="2"}, 0)"#, 0),
+        &[(r#"{i="2"}"#, f64::NAN)],
+    );
 }
 
 #[test]
@@ -53,10 +85,19 @@ fn time_timestamp_vector_scalar() {
     let s = st();
     assert_eq!(scalar(&s, "time()", 120), 120.0);
     // On a selector: the sample's own time (60s), not the evaluation time.
-    assert_vec(vector(&s, "timestamp(m)", 100), &[(r#"{inst="h:1",job="a"}"#, 60.0)]);
-    assert_vec(vector(&s, "timestamp(m offset 30s)", 100), &[(r#"{inst="h:1",job="a"}"#, 60.0)]);
+    assert_vec(
+        vector(&s, "timestamp(m)", 100),
+        &[(r#"{inst="h:1",job="a"}"#, 60.0)],
+    );
+    assert_vec(
+        vector(&s, "timestamp(m offset 30s)", 100),
+        &[(r#"{inst="h:1",job="a"}"#, 60.0)],
+    );
     // On anything else: the evaluation time.
-    assert_vec(vector(&s, "timestamp(-m)", 100), &[(r#"{inst="h:1",job="a"}"#, 100.0)]);
+    assert_vec(
+        vector(&s, "timestamp(-m)", 100),
+        &[(r#"{inst="h:1",job="a"}"#, 100.0)],
+    );
     assert_vec(vector(&s, "vector(3)", 0), &[("{}", 3.0)]);
     assert_vec(vector(&s, "vector(time())", 5), &[("{}", 5.0)]);
     assert_eq!(scalar(&s, r#"scalar(x{i="2"})"#, 0), 2.5);
@@ -68,9 +109,15 @@ fn time_timestamp_vector_scalar() {
 fn absent() {
     let s = st();
     assert_vec(vector(&s, "absent(m)", 60), &[]);
-    assert_vec(vector(&s, r#"absent(nope{job="x", inst=~"h.*"})"#, 0), &[(r#"{job="x"}"#, 1.0)]);
+    assert_vec(
+        vector(&s, r#"absent(nope{job="x", inst=~"h.*"})"#, 0),
+        &[(r#"{job="x"}"#, 1.0)],
+    );
     // A label matched twice by equality is left out.
-    assert_vec(vector(&s, r#"absent(nope{job="x", job="y", a="b"})"#, 0), &[(r#"{a="b"}"#, 1.0)]);
+    assert_vec(
+        vector(&s, r#"absent(nope{job="x", job="y", a="b"})"#, 0),
+        &[(r#"{a="b"}"#, 1.0)],
+    );
     assert_vec(vector(&s, "absent(sum(nope))", 0), &[("{}", 1.0)]);
 }
 
@@ -78,11 +125,19 @@ fn absent() {
 fn label_replace_and_join() {
     let s = st();
     assert_vec(
-        vector(&s, r#"label_replace(m, "host", "$1", "inst", "(.*):.*")"#, 60),
+        vector(
+            &s,
+            r#"label_replace(m, "host", "$1", "inst", "(.*):.*")"#,
+            60,
+        ),
         &[(r#"m{host="h",inst="h:1",job="a"}"#, 7.0)],
     );
     assert_vec(
-        vector(&s, r#"label_replace(m, "host", "${1}x", "inst", "(.*):(\\d+)")"#, 60),
+        vector(
+            &s,
+            r#"label_replace(m, "host", "${1}x", "inst", "(.*):(\\d+)")"#,
+            60,
+        ),
         &[(r#"m{host="hx",inst="h:1",job="a"}"#, 7.0)],
     );
     // No match: unchanged. A partial match is no match (anchored).
@@ -96,11 +151,19 @@ fn label_replace_and_join() {
         &[(r#"m{inst="h:1"}"#, 7.0)],
     );
     assert_vec(
-        vector(&s, r#"label_replace(m, "__name__", "n_$1", "job", "(.*)")"#, 60),
+        vector(
+            &s,
+            r#"label_replace(m, "__name__", "n_$1", "job", "(.*)")"#,
+            60,
+        ),
         &[(r#"n_a{inst="h:1",job="a"}"#, 7.0)],
     );
     assert_vec(
-        vector(&s, r#"label_join(m, "both", "-", "job", "inst", "none")"#, 60),
+        vector(
+            &s,
+            r#"label_join(m, "both", "-", "job", "inst", "none")"#,
+            60,
+        ),
         &[(r#"m{both="a-h:1-",inst="h:1",job="a"}"#, 7.0)],
     );
     assert_eq!(
@@ -144,7 +207,11 @@ fn histogram_quantile() {
     assert_vec(hq(0.25, "neg_bucket"), &[("{}", -1.0)]);
     // Same labels under two metric names: two groups, one output label set.
     assert_eq!(
-        error(&s, r#"histogram_quantile(0.5, {__name__=~"nm_bucket|neg_bucket"})"#, 0),
+        error(
+            &s,
+            r#"histogram_quantile(0.5, {__name__=~"nm_bucket|neg_bucket"})"#,
+            0
+        ),
         "vector cannot contain metrics with the same labelset"
     );
 }
@@ -154,10 +221,20 @@ fn sorting() {
     let s = st();
     assert_vec(
         ordered(&s, "sort(s)", 0),
-        &[(r#"s{i="3"}"#, 1.0), (r#"s{i="4"}"#, 2.0), (r#"s{i="1"}"#, 3.0), (r#"s{i="2"}"#, f64::NAN)],
+        &[
+            (r#"s{i="3"}"#, 1.0),
+            (r#"s{i="4"}"#, 2.0),
+            (r#"s{i="1"}"#, 3.0),
+            (r#"s{i="2"}"#, f64::NAN),
+        ],
     );
     assert_vec(
         ordered(&s, "sort_desc(s)", 0),
-        &[(r#"s{i="1"}"#, 3.0), (r#"s{i="4"}"#, 2.0), (r#"s{i="3"}"#, 1.0), (r#"s{i="2"}"#, f64::NAN)],
+        &[
+            (r#"s{i="1"}"#, 3.0),
+            (r#"s{i="4"}"#, 2.0),
+            (r#"s{i="3"}"#, 1.0),
+            (r#"s{i="2"}"#, f64::NAN),
+        ],
     );
 }

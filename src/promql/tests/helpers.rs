@@ -1,14 +1,17 @@
 //! Test helpers: promtool-like series loading and compact result rendering.
 
-use crate::promql::eval::eval_with;
-use crate::promql::{parse, EvalOptions, MemStore, Value, STALE_NAN};
+use crate::promql::{eval_instant, eval_with, parse, EvalOptions, MemStore, Value, STALE_NAN};
 
 /// Loads `desc` (e.g. `m{job="a"}`) with values in promtool's expanding notation
 /// (`1 2 _ stale 0+10x5`), one per `step_s` seconds starting at 0.
 pub fn load(st: &mut MemStore, desc: &str, step_s: i64, values: &str) {
     let (name, rest) = desc.split_once('{').unwrap_or((desc, "}"));
     let mut labels: Vec<(String, String)> = vec![("__name__".into(), name.into())];
-    for pair in rest.trim_end_matches('}').split(',').filter(|p| !p.is_empty()) {
+    for pair in rest
+        .trim_end_matches('}')
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap();
         labels.push((k.trim().into(), v.trim().trim_matches('"').into()));
     }
@@ -36,7 +39,10 @@ pub fn load(st: &mut MemStore, desc: &str, step_s: i64, values: &str) {
             _ => push(Some(tok.parse().unwrap())),
         }
     }
-    let l: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let l: Vec<(&str, &str)> = labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     st.add(&l, &samples);
 }
 
@@ -54,12 +60,15 @@ pub fn eval_opts(st: &MemStore, q: &str, t_s: i64, opts: EvalOptions) -> Result<
 }
 
 pub fn eval(st: &MemStore, q: &str, t_s: i64) -> Result<Value, String> {
-    eval_opts(st, q, t_s, EvalOptions::default())
+    eval_instant(&parse(q)?, t_s * 1000, st).map_err(|e| e.0)
 }
 
 /// `name{a="b"}` rendering of a label set.
 pub fn render(labels: &[(String, String)]) -> String {
-    let name = labels.iter().find(|(k, _)| k == "__name__").map(|(_, v)| v.as_str());
+    let name = labels
+        .iter()
+        .find(|(k, _)| k == "__name__")
+        .map(|(_, v)| v.as_str());
     let rest: Vec<String> = labels
         .iter()
         .filter(|(k, _)| k != "__name__")
@@ -101,7 +110,10 @@ pub fn error(st: &MemStore, q: &str, t_s: i64) -> String {
 #[track_caller]
 pub fn assert_vec(got: Vec<(String, f64)>, want: &[(&str, f64)]) {
     let ok = got.len() == want.len()
-        && got.iter().zip(want).all(|((gl, gv), (wl, wv))| gl == wl && close(*gv, *wv));
+        && got
+            .iter()
+            .zip(want)
+            .all(|((gl, gv), (wl, wv))| gl == wl && close(*gv, *wv));
     assert!(ok, "\n got: {got:?}\nwant: {want:?}");
 }
 

@@ -14,8 +14,14 @@ fn unsupported_constructs_are_named() {
     rejects("max_over_time(rate(x[1m])[5m:1m])", "subqueries");
     rejects("day_of_month(x)", "day_of_month");
     rejects("sum(x) by (a) + sgn(x)", "sgn");
-    rejects(r#"label_replace(x, "1bad", "", "a", ".*")"#, "destination label");
-    rejects(r#"label_replace(x, "dst", "", "a", "(")"#, "invalid regular expression");
+    rejects(
+        r#"label_replace(x, "1bad", "", "a", ".*")"#,
+        "destination label",
+    );
+    rejects(
+        r#"label_replace(x, "dst", "", "a", "(")"#,
+        "invalid regular expression",
+    );
     rejects(r#"label_join(x, "dst", "-", "bad-name")"#, "source label");
 }
 

@@ -14,7 +14,10 @@ fn st() -> crate::promql::MemStore {
 #[test]
 fn lookback_takes_newest_sample() {
     let s = st();
-    assert_vec(vector(&s, "m", 30), &[(r#"m{job="a"}"#, 1.0), (r#"m{job="b"}"#, 10.0)]);
+    assert_vec(
+        vector(&s, "m", 30),
+        &[(r#"m{job="a"}"#, 1.0), (r#"m{job="b"}"#, 10.0)],
+    );
     assert_vec(vector(&s, "m", 120), &[(r#"m{job="a"}"#, 3.0)]);
 }
 
@@ -47,10 +50,19 @@ fn offset_and_at() {
     let s = st();
     assert_vec(vector(&s, "m offset 1m", 120), &[(r#"m{job="a"}"#, 2.0)]);
     assert_vec(vector(&s, "m offset -1m", 60), &[(r#"m{job="a"}"#, 3.0)]);
-    assert_vec(vector(&s, r#"m{job="a"} @ 60"#, 10_000), &[(r#"m{job="a"}"#, 2.0)]);
-    assert_vec(vector(&s, r#"m{job="a"} @ 120 offset 1m"#, 5_000), &[(r#"m{job="a"}"#, 2.0)]);
+    assert_vec(
+        vector(&s, r#"m{job="a"} @ 60"#, 10_000),
+        &[(r#"m{job="a"}"#, 2.0)],
+    );
+    assert_vec(
+        vector(&s, r#"m{job="a"} @ 120 offset 1m"#, 5_000),
+        &[(r#"m{job="a"}"#, 2.0)],
+    );
     // In an instant query start() and end() are the evaluation time.
-    assert_vec(vector(&s, r#"m{job="a"} @ end()"#, 60), &[(r#"m{job="a"}"#, 2.0)]);
+    assert_vec(
+        vector(&s, r#"m{job="a"} @ end()"#, 60),
+        &[(r#"m{job="a"}"#, 2.0)],
+    );
 }
 
 #[test]
@@ -64,7 +76,11 @@ fn all_four_matchers_fully_anchored() {
     assert_vec(vector(&s, r#"m{job="a"}"#, 0), &[(r#"m{job="a"}"#, 1.0)]);
     assert_vec(
         vector(&s, r#"m{job!="a"}"#, 0),
-        &[(r#"m{job="ab"}"#, 2.0), (r#"m{job="b"}"#, 3.0), ("m{}", 4.0)],
+        &[
+            (r#"m{job="ab"}"#, 2.0),
+            (r#"m{job="b"}"#, 3.0),
+            ("m{}", 4.0),
+        ],
     );
     // "b" must not match "ab": regexes are anchored at both ends.
     assert_vec(vector(&s, r#"m{job=~"b"}"#, 0), &[(r#"m{job="b"}"#, 3.0)]);
