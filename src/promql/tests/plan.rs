@@ -23,6 +23,9 @@ fn unsupported_constructs_are_named() {
         "invalid regular expression",
     );
     rejects(r#"label_join(x, "dst", "-", "bad-name")"#, "source label");
+    rejects("limitk(2, x)", "limitk");
+    rejects(r#"x{a="1" or b="2"}"#, "`or` between label matchers");
+    rejects("a + fill(0) b", "fill modifiers");
 }
 
 #[test]
