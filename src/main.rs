@@ -6,6 +6,7 @@ mod collector;
 mod config;
 mod exposition;
 mod logging;
+mod promql;
 mod selfmetrics;
 mod server;
 mod sources;
