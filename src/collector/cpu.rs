@@ -36,7 +36,7 @@ fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
     let guest = parse_bool(&ctx.opt(&SPEC, "guest"))?;
     // node_exporter reads the isolated list once, at start; a missing file means no metric.
     let path = ctx.paths.sys("devices/system/cpu/isolated");
-    let isolated = match std::fs::read_to_string(&path) {
+    let isolated = match super::kfile::read_to_string(&path) {
         Ok(text) => Some(parse_cpu_list(&text)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("{}: {e}", path.display())),

@@ -214,7 +214,7 @@ impl Collector for Diskstats {
         let udev_dir = self.paths.udev_data.clone();
         let udev = |maj: u32, min: u32| {
             let p: PathBuf = udev_dir.join(format!("b{maj}:{min}"));
-            std::fs::read_to_string(p)
+            super::kfile::read_to_string(p)
                 .map(|t| parse_udev(&t))
                 .unwrap_or_default()
         };

@@ -36,7 +36,7 @@ impl Collector for Entropy {
         let mut files = BTreeMap::new();
         for name in FILES {
             let path = self.paths.proc(&format!("sys/kernel/random/{name}"));
-            match std::fs::read_to_string(&path) {
+            match super::kfile::read_to_string(&path) {
                 Ok(text) => {
                     files.insert(name, text);
                 }

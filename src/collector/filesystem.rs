@@ -180,7 +180,7 @@ pub fn statfs(path: &Path) -> Result<Usage, String> {
 
 impl Filesystem {
     fn mounts(&self) -> Result<Vec<Mount>, String> {
-        let text = match std::fs::read_to_string(self.paths.proc("1/mountinfo")) {
+        let text = match super::kfile::read_to_string(self.paths.proc("1/mountinfo")) {
             Ok(t) => t,
             // hidepid hides PID 1; the own mount namespace is the next best view.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

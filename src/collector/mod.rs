@@ -2,8 +2,9 @@
 //! `ALL` below is the one place they are registered. Collectors read the kernel's files through
 //! `Paths`, so tests run them on fixture trees.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
+pub mod kfile;
 #[cfg(test)]
 mod fixture_parity;
 pub mod loadavg;
@@ -111,7 +113,7 @@ impl Paths {
 
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+    kfile::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Reads a sysfs attribute, trimmed.
@@ -190,25 +192,45 @@ impl System {
         self.collectors.iter().map(|(n, _)| *n).collect()
     }
 
-    /// Runs the collectors (or those `keep` accepts) concurrently on the blocking pool, each bounded
-    /// by the timeout; a failed or late collector reports `node_scrape_collector_success 0`.
+    /// Runs the collectors (or those `keep` accepts) concurrently on a few blocking workers that
+    /// take them in turn (one wake-up per worker, not per collector), bounded by the timeout; a
+    /// failed, panicking or late collector reports `node_scrape_collector_success 0`.
     pub async fn gather(&self, keep: impl Fn(&str) -> bool) -> Vec<Family> {
+        let jobs: Arc<Vec<(&'static str, Arc<dyn Collector>)>> = Arc::new(
+            self.collectors
+                .iter()
+                .filter(|(n, _)| keep(n))
+                .map(|(n, c)| (*n, Arc::clone(c)))
+                .collect(),
+        );
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut running = Vec::new();
-        for (name, c) in &self.collectors {
-            if !keep(name) {
-                continue;
-            }
-            let c = Arc::clone(c);
-            let handle = tokio::task::spawn_blocking(move || {
+        let next = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..workers().min(jobs.len()) {
+            let (jobs, next, tx) = (Arc::clone(&jobs), Arc::clone(&next), tx.clone());
+            tokio::task::spawn_blocking(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((_, c)) = jobs.get(i) else { break };
                 let start = Instant::now();
                 let mut out = Vec::new();
-                let res = c.update(&mut out);
-                (res, out, start.elapsed())
+                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.update(&mut out)))
+                    .unwrap_or_else(|_| Err("collector panicked".to_string()));
+                if tx.send((i, res, out, start.elapsed())).is_err() {
+                    break;
+                }
             });
-            running.push((*name, handle));
         }
+        drop(tx);
+        let mut done: Vec<Option<(bool, Duration)>> = vec![None; jobs.len()];
         let mut families = Vec::new();
+        while let Ok(Some((i, res, out, took))) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            let name = jobs[i].0;
+            families.extend(out);
+            if let Err(e) = &res {
+                tracing::error!(collector = name, err = %e, "collector failed");
+            }
+            done[i] = Some((res.is_ok(), took));
+        }
         let mut duration = Family::gauge(
             "node_scrape_collector_duration_seconds",
             "node_exporter: Duration of a collector scrape.",
@@ -217,43 +239,80 @@ impl System {
             "node_scrape_collector_success",
             "node_exporter: Whether a collector succeeded.",
         );
-        let mut results = BTreeMap::new();
-        for (name, handle) in running {
-            let start = Instant::now();
-            let res = match tokio::time::timeout_at(deadline, handle).await {
-                Ok(Ok((Ok(()), out, took))) => {
-                    families.extend(out);
-                    (1.0, took)
-                }
-                Ok(Ok((Err(e), out, took))) => {
-                    tracing::error!(collector = name, err = %e, "collector failed");
-                    families.extend(out);
-                    (0.0, took)
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(collector = name, err = %e, "collector panicked");
-                    (0.0, start.elapsed())
-                }
-                Err(_) => {
-                    tracing::error!(collector = name, timeout = ?self.timeout, "collector timed out");
-                    (0.0, self.timeout)
-                }
-            };
-            results.insert(name, res);
-        }
-        for (name, (ok, took)) in results {
+        for ((name, _), result) in jobs.iter().zip(done) {
+            let (ok, took) = result.unwrap_or_else(|| {
+                tracing::error!(collector = name, timeout = ?self.timeout, "collector timed out");
+                (false, self.timeout)
+            });
             duration.add(&[("collector", name)], took.as_secs_f64());
-            success.add(&[("collector", name)], ok);
+            success.add(&[("collector", name)], if ok { 1.0 } else { 0.0 });
         }
         families.push(duration);
         families.push(success);
         families
     }
+
+    #[cfg(test)]
+    fn from_parts(collectors: Vec<(&'static str, Arc<dyn Collector>)>, timeout: Duration) -> Self {
+        System { collectors, timeout }
+    }
+}
+
+/// Blocking workers per scrape: the cores there are, at most 4.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Fake(Duration, Result<f64, &'static str>);
+
+    impl Collector for Fake {
+        fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
+            std::thread::sleep(self.0);
+            match self.1 {
+                Ok(v) => {
+                    out.push(Family::gauge("fake", "f").with(&[], v));
+                    Ok(())
+                }
+                Err("panic") => panic!("boom"),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }
+
+    fn success(fams: &[Family]) -> Vec<(String, f64)> {
+        let f = fams.iter().find(|f| f.name == "node_scrape_collector_success").unwrap();
+        f.samples.iter().map(|s| (s.labels[0].1.clone(), s.value)).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failures_panics_and_timeouts_never_fail_the_scrape() {
+        let ms = Duration::from_millis;
+        let sys = System::from_parts(
+            vec![
+                ("a_ok", Arc::new(Fake(ms(1), Ok(1.0)))),
+                ("b_err", Arc::new(Fake(ms(1), Err("no such file")))),
+                ("c_panic", Arc::new(Fake(ms(1), Err("panic")))),
+                ("d_slow", Arc::new(Fake(ms(3000), Ok(2.0)))),
+                ("e_ok", Arc::new(Fake(ms(1), Ok(3.0)))),
+            ],
+            ms(500),
+        );
+        let started = Instant::now();
+        let fams = sys.gather(|_| true).await;
+        assert!(started.elapsed() < ms(2000), "the slow collector must not hold the scrape");
+        assert_eq!(
+            success(&fams),
+            vec![("a_ok".into(), 1.0), ("b_err".into(), 0.0), ("c_panic".into(), 0.0), ("d_slow".into(), 0.0), ("e_ok".into(), 1.0)]
+        );
+        let values: Vec<f64> = fams.iter().filter(|f| f.name == "fake").map(|f| f.samples[0].value).collect();
+        assert_eq!(values.len(), 2, "data of the successful collectors is kept: {values:?}");
+        let only = sys.gather(|n| n == "e_ok").await;
+        assert_eq!(success(&only), vec![("e_ok".into(), 1.0)]);
+    }
 
     #[test]
     fn rootfs_prefix_is_stripped() {

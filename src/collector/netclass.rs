@@ -166,7 +166,7 @@ fn read_attrs(dir: &std::path::Path) -> Result<HashMap<String, String>, String> 
         if !e.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        if let Ok(v) = std::fs::read_to_string(e.path()) {
+        if let Ok(v) = super::kfile::read_to_string(e.path()) {
             attrs.insert(
                 e.file_name().to_string_lossy().into_owned(),
                 v.trim().to_string(),

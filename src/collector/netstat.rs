@@ -107,7 +107,7 @@ impl Collector for Netstat {
         let mut stats = parse_netstat(&read(&self.paths.proc("net/netstat"))?)?;
         stats.extend(parse_netstat(&read(&self.paths.proc("net/snmp"))?)?);
         // snmp6 is absent when IPv6 is disabled; node_exporter then reports IPv4 only.
-        match std::fs::read_to_string(self.paths.proc("net/snmp6")) {
+        match super::kfile::read_to_string(self.paths.proc("net/snmp6")) {
             Ok(t) => stats.extend(parse_snmp6(&t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("snmp6: {e}")),

@@ -33,7 +33,7 @@ impl Collector for Pressure {
         // Families already pushed stay when a later resource fails, as in node_exporter.
         for res in ["cpu", "io", "memory"] {
             let path = self.paths.proc(&format!("pressure/{res}"));
-            let text = std::fs::read_to_string(&path).map_err(|e| {
+            let text = super::kfile::read_to_string(&path).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
                     format!("{}: pressure information is unavailable (needs Linux >= 4.20 with CONFIG_PSI)", path.display())
                 } else {

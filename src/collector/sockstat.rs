@@ -132,7 +132,7 @@ impl Collector for Sockstat {
     fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
         for file in ["net/sockstat", "net/sockstat6"] {
             let path = self.paths.proc(file);
-            let text = match std::fs::read_to_string(&path) {
+            let text = match super::kfile::read_to_string(&path) {
                 Ok(t) => t,
                 // A missing file means that IP version is disabled; node_exporter skips it.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

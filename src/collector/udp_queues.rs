@@ -49,7 +49,7 @@ impl Collector for UdpQueues {
         let mut missing = 0;
         for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {
             let path = self.paths.proc(file);
-            let text = match std::fs::read_to_string(&path) {
+            let text = match super::kfile::read_to_string(&path) {
                 Ok(t) => t,
                 // Without IPv6 (or IPv4) the file is absent and node_exporter skips it.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
