@@ -16,6 +16,7 @@ pub struct Config {
     pub global: Global,
     pub system: SystemConfig,
     pub storage: Storage,
+    pub json_targets: Vec<crate::sources::json::JsonTarget>,
 }
 
 /// Bounds of the in-memory sample store.
@@ -103,6 +104,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
             options: Vec::new(),
         },
         storage: Storage::default(),
+        json_targets: Vec::new(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -115,6 +117,9 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("storage") {
         cfg.storage = decode_storage(d, n);
+    }
+    if let Some(n) = f.get("json_targets") {
+        cfg.json_targets = crate::sources::json::decode(d, n, "json_targets", &cfg.global);
     }
     f.finish(d, "config");
     cfg

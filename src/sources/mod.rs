@@ -3,6 +3,10 @@
 //! one place they are made from the config.
 
 pub mod http;
+pub mod json;
+mod json_config;
+mod json_map;
+mod jsonpath;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -64,8 +68,9 @@ pub fn id(s: &dyn Source) -> String {
 
 /// Makes every configured source; a reload passes the old ones so unchanged sources keep their
 /// counters and sessions.
-pub fn build_all(_cfg: &Config, old: &[Arc<dyn Source>]) -> Result<Vec<Arc<dyn Source>>, String> {
-    let fresh: Vec<Arc<dyn Source>> = Vec::new();
+pub fn build_all(cfg: &Config, old: &[Arc<dyn Source>]) -> Result<Vec<Arc<dyn Source>>, String> {
+    let mut fresh: Vec<Arc<dyn Source>> = Vec::new();
+    fresh.extend(json::build(&cfg.json_targets)?);
     let by_key: HashMap<String, &Arc<dyn Source>> =
         old.iter().map(|s| (s.config_key(), s)).collect();
     Ok(fresh
