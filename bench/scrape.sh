@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scrape benchmark: telltale against node_exporter 1.5 on this host, same collectors, one run.
 # Reports medians over ROUNDS of: CPU seconds per scrape (process utime+stime around a fixed
-# number of sequential scrapes), scrapes per second at saturation (wrk, 4 connections), and RSS
+# number of sequential keep-alive scrapes by ab), scrapes per second at saturation (wrk, 4 connections), and RSS
 # after the load; then the ratios telltale / node_exporter.
 #
 #   bench/scrape.sh [ROUNDS] [SCRAPES]     (defaults 5 and 2000)
@@ -11,7 +11,9 @@ ROUNDS=${1:-5}
 SCRAPES=${2:-2000}
 COLLECTORS="arp conntrack cpu diskstats entropy filefd filesystem loadavg meminfo netclass netdev netstat pressure sockstat softnet stat textfile time timex udp_queues uname vmstat"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+if ! command -v wrk >/dev/null || ! command -v ab >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk apache2-utils >/dev/null
+fi
 NE=/usr/bin/prometheus-node-exporter
 [ -x "$NE" ] || scripts/install-peers.sh
 cargo build --release --locked -q
@@ -31,15 +33,13 @@ measure() { # name pid port -> "cpu_per_scrape_s rps rss_kib"
   hz=$(getconf CLK_TCK)
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/metrics"; done   # warm up
   t0=$(cpu_ticks "$pid")
-  wrk -t1 -c1 -d60s -s "$tmp/count.lua" "http://127.0.0.1:$port/metrics" >/dev/null 2>&1 || true
+  ab -q -k -n "$SCRAPES" -c 1 "http://127.0.0.1:$port/metrics" >/dev/null 2>&1
   t1=$(cpu_ticks "$pid")
   local cpu; cpu=$(python3 -c "print(($t1-$t0)/$hz/$SCRAPES)")
   local rps; rps=$(wrk -t2 -c4 -d5s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
   echo "$cpu $rps $(rss_kib "$pid")"
 }
 
-# A wrk script that stops after exactly SCRAPES responses on one connection.
-cat > "$tmp/count.lua" <<LUA
 local n = 0
 response = function() n = n + 1; if n >= $SCRAPES then wrk.thread:stop() end end
 LUA

@@ -30,6 +30,8 @@ pub struct RunArgs {
 pub enum Cmd {
     Run(Box<RunArgs>),
     CheckConfig(PathBuf),
+    /// `demo-app --listen ADDR`: the hyphenmon-style demo application.
+    DemoApp(String),
 }
 
 fn run_args(cmd: Command) -> Command {
@@ -157,6 +159,19 @@ pub fn command() -> Command {
             Command::new("run").about("Serve /metrics (the default command)"),
         ))
         .subcommand(check)
+        .subcommand(
+            Command::new("demo-app")
+                .about(
+                    "Serve a hyphenmon-style JSON app with switchable faults (for demos and tests)",
+                )
+                .arg(
+                    Arg::new("listen")
+                        .long("listen")
+                        .value_name("ADDR")
+                        .default_value(crate::demo_app::DEFAULT_LISTEN)
+                        .help("Address to listen on"),
+                ),
+        )
 }
 
 /// Parses the process arguments.
@@ -170,6 +185,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error>
             _ => unreachable!("clap requires a check subcommand"),
         },
         Some(("run", r)) => Cmd::Run(Box::new(run_from(r))),
+        Some(("demo-app", d)) => {
+            Cmd::DemoApp(d.get_one::<String>("listen").cloned().unwrap_or_default())
+        }
         _ => Cmd::Run(Box::new(run_from(&m))),
     })
 }
@@ -268,6 +286,16 @@ mod tests {
         );
         assert!(parse(args(&["check", "config"])).is_err());
         assert!(parse(args(&["--log.level", "loud"])).is_err());
+    }
+
+    #[test]
+    fn demo_app_has_a_default_listen_address() {
+        assert!(
+            matches!(parse(args(&["demo-app"])).unwrap(), Cmd::DemoApp(a) if a == "127.0.0.1:5001")
+        );
+        assert!(
+            matches!(parse(args(&["demo-app", "--listen", "127.0.0.1:7"])).unwrap(), Cmd::DemoApp(a) if a == "127.0.0.1:7")
+        );
     }
 
     #[test]

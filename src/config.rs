@@ -18,6 +18,7 @@ pub struct Config {
     pub storage: Storage,
     pub probes: Vec<crate::sources::probe::ProbeConfig>,
     pub zabbix: Vec<crate::sources::zabbix::ZabbixConfig>,
+    pub json_targets: Vec<crate::sources::json::JsonTarget>,
 }
 
 /// Bounds of the in-memory sample store.
@@ -107,6 +108,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         storage: Storage::default(),
         probes: Vec::new(),
         zabbix: Vec::new(),
+        json_targets: Vec::new(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -125,6 +127,9 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("zabbix") {
         cfg.zabbix = crate::sources::zabbix::decode(d, n, "zabbix", &cfg.global);
+    }
+    if let Some(n) = f.get("json_targets") {
+        cfg.json_targets = crate::sources::json::decode(d, n, "json_targets", &cfg.global);
     }
     f.finish(d, "config");
     cfg

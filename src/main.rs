@@ -4,6 +4,7 @@ mod app;
 mod cli;
 mod collector;
 mod config;
+mod demo_app;
 mod exposition;
 mod logging;
 mod promql;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
     match cmd {
         cli::Cmd::CheckConfig(file) => check_config(&file),
         cli::Cmd::Run(args) => run(*args),
+        cli::Cmd::DemoApp(listen) => demo_app::run(&listen),
     }
 }
 

@@ -9,6 +9,10 @@ pub mod zabbix;
 pub mod zabbix_api;
 pub mod zabbix_config;
 pub mod zabbix_items;
+pub mod json;
+mod json_config;
+mod json_map;
+mod jsonpath;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -74,6 +78,7 @@ pub fn build_all(cfg: &Config, old: &[Arc<dyn Source>]) -> Result<Vec<Arc<dyn So
     let mut fresh: Vec<Arc<dyn Source>> = Vec::new();
     fresh.extend(probe::sources(&cfg.probes)?);
     fresh.extend(zabbix::build(&cfg.zabbix)?);
+    fresh.extend(json::build(&cfg.json_targets)?);
     let by_key: HashMap<String, &Arc<dyn Source>> =
         old.iter().map(|s| (s.config_key(), s)).collect();
     Ok(fresh
