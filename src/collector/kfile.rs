@@ -31,15 +31,22 @@ fn on_kernel_fs(f: &File) -> bool {
     matches!(st.f_type as i64, PROC_SUPER_MAGIC | SYSFS_MAGIC)
 }
 
+/// Reads a whole file with positioned reads. A read that leaves more than a page of the buffer
+/// unused is the end: the kernel only stops short of a full buffer when the next record (at most
+/// a page) would not fit, so this saves the extra empty read per file.
 fn read_from_start(f: &File) -> io::Result<String> {
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
+    const PAGE: usize = 4096;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = 4 * PAGE;
     loop {
-        let n = f.read_at(&mut chunk, buf.len() as u64)?;
-        if n == 0 {
+        let start = buf.len();
+        buf.resize(start + chunk, 0);
+        let n = f.read_at(&mut buf[start..], start as u64)?;
+        buf.truncate(start + n);
+        if n == 0 || n + PAGE < chunk {
             break;
         }
-        buf.extend_from_slice(&chunk[..n]);
+        chunk *= 2;
     }
     String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
@@ -48,29 +55,29 @@ fn read_from_start(f: &File) -> io::Result<String> {
 pub fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
     let path = path.as_ref();
     let kept = OPEN.lock().unwrap_or_else(|e| e.into_inner()).remove(path);
-    let (file, text) = match kept {
+    let (file, result, fresh) = match kept {
+        // ENODEV: the object behind a kept handle is gone (an interface re-created); reopen.
         Some(f) => match read_from_start(&f) {
-            Ok(t) => (f, t),
-            Err(_) => {
-                let f = File::open(path)?;
-                let t = read_from_start(&f)?;
-                (f, t)
-            }
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => reopen(path)?,
+            r => (f, r, false),
         },
-        None => {
-            let f = File::open(path)?;
-            let t = read_from_start(&f)?;
-            if !on_kernel_fs(&f) {
-                return Ok(t);
-            }
-            (f, t)
-        }
+        None => reopen(path)?,
     };
-    let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
-    if open.len() < MAX_OPEN {
-        open.insert(path.to_path_buf(), file);
+    // Attributes that refuse to be read (speed of a down link: EINVAL) stay open too, so a scrape
+    // does not pay an open for an error it will get again.
+    if !fresh || on_kernel_fs(&file) {
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() < MAX_OPEN {
+            open.insert(path.to_path_buf(), file);
+        }
     }
-    Ok(text)
+    result
+}
+
+fn reopen(path: &Path) -> io::Result<(File, io::Result<String>, bool)> {
+    let f = File::open(path)?;
+    let r = read_from_start(&f);
+    Ok((f, r, true))
 }
 
 #[cfg(test)]
@@ -81,10 +88,26 @@ mod tests {
     fn kept_proc_handles_return_fresh_values() {
         let p = Path::new("/proc/uptime");
         let a = read_to_string(p).unwrap();
-        assert!(OPEN.lock().unwrap().contains_key(p), "procfs handle is kept");
+        assert!(
+            OPEN.lock().unwrap().contains_key(p),
+            "procfs handle is kept"
+        );
         std::thread::sleep(std::time::Duration::from_millis(60));
         let b = read_to_string(p).unwrap();
-        assert_ne!(a, b, "a kept handle must re-read the kernel's current values");
+        assert_ne!(
+            a, b,
+            "a kept handle must re-read the kernel's current values"
+        );
+    }
+
+    #[test]
+    fn large_files_are_read_whole() {
+        let dir = std::env::temp_dir().join(format!("telltale-kfile-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("big");
+        let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&f, &text).unwrap();
+        assert_eq!(read_to_string(&f).unwrap(), text);
     }
 
     #[test]

@@ -18,9 +18,9 @@ pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
-pub mod kfile;
 #[cfg(test)]
 mod fixture_parity;
+pub mod kfile;
 pub mod loadavg;
 pub mod meminfo;
 pub mod netclass;
@@ -213,8 +213,9 @@ impl System {
                 let Some((_, c)) = jobs.get(i) else { break };
                 let start = Instant::now();
                 let mut out = Vec::new();
-                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.update(&mut out)))
-                    .unwrap_or_else(|_| Err("collector panicked".to_string()));
+                let res =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.update(&mut out)))
+                        .unwrap_or_else(|_| Err("collector panicked".to_string()));
                 if tx.send((i, res, out, start.elapsed())).is_err() {
                     break;
                 }
@@ -223,7 +224,8 @@ impl System {
         drop(tx);
         let mut done: Vec<Option<(bool, Duration)>> = vec![None; jobs.len()];
         let mut families = Vec::new();
-        while let Ok(Some((i, res, out, took))) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        while let Ok(Some((i, res, out, took))) = tokio::time::timeout_at(deadline, rx.recv()).await
+        {
             let name = jobs[i].0;
             families.extend(out);
             if let Err(e) = &res {
@@ -254,13 +256,18 @@ impl System {
 
     #[cfg(test)]
     fn from_parts(collectors: Vec<(&'static str, Arc<dyn Collector>)>, timeout: Duration) -> Self {
-        System { collectors, timeout }
+        System {
+            collectors,
+            timeout,
+        }
     }
 }
 
 /// Blocking workers per scrape: the cores there are, at most 4.
 fn workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4)
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4)
 }
 
 #[cfg(test)]
@@ -284,8 +291,14 @@ mod tests {
     }
 
     fn success(fams: &[Family]) -> Vec<(String, f64)> {
-        let f = fams.iter().find(|f| f.name == "node_scrape_collector_success").unwrap();
-        f.samples.iter().map(|s| (s.labels[0].1.clone(), s.value)).collect()
+        let f = fams
+            .iter()
+            .find(|f| f.name == "node_scrape_collector_success")
+            .unwrap();
+        f.samples
+            .iter()
+            .map(|s| (s.labels[0].1.clone(), s.value))
+            .collect()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,13 +316,30 @@ mod tests {
         );
         let started = Instant::now();
         let fams = sys.gather(|_| true).await;
-        assert!(started.elapsed() < ms(2000), "the slow collector must not hold the scrape");
+        assert!(
+            started.elapsed() < ms(2000),
+            "the slow collector must not hold the scrape"
+        );
         assert_eq!(
             success(&fams),
-            vec![("a_ok".into(), 1.0), ("b_err".into(), 0.0), ("c_panic".into(), 0.0), ("d_slow".into(), 0.0), ("e_ok".into(), 1.0)]
+            vec![
+                ("a_ok".into(), 1.0),
+                ("b_err".into(), 0.0),
+                ("c_panic".into(), 0.0),
+                ("d_slow".into(), 0.0),
+                ("e_ok".into(), 1.0)
+            ]
         );
-        let values: Vec<f64> = fams.iter().filter(|f| f.name == "fake").map(|f| f.samples[0].value).collect();
-        assert_eq!(values.len(), 2, "data of the successful collectors is kept: {values:?}");
+        let values: Vec<f64> = fams
+            .iter()
+            .filter(|f| f.name == "fake")
+            .map(|f| f.samples[0].value)
+            .collect();
+        assert_eq!(
+            values.len(),
+            2,
+            "data of the successful collectors is kept: {values:?}"
+        );
         let only = sys.gather(|n| n == "e_ok").await;
         assert_eq!(success(&only), vec![("e_ok".into(), 1.0)]);
     }

@@ -157,20 +157,42 @@ pub fn families(
     out
 }
 
-/// Reads every regular file of an interface directory; unreadable ones are skipped.
+/// The attribute files the families above use; reading only these (not every file of the
+/// directory) keeps a scrape to what it reports.
+const ATTRS: &[&str] = &[
+    "addr_assign_type",
+    "address",
+    "broadcast",
+    "carrier",
+    "carrier_changes",
+    "carrier_down_count",
+    "carrier_up_count",
+    "dev_id",
+    "dormant",
+    "duplex",
+    "flags",
+    "ifalias",
+    "ifindex",
+    "iflink",
+    "link_mode",
+    "mtu",
+    "name_assign_type",
+    "netdev_group",
+    "operstate",
+    "speed",
+    "tx_queue_len",
+    "type",
+];
+
+/// Reads an interface's attributes; missing or unreadable ones are skipped, as node_exporter does.
 fn read_attrs(dir: &std::path::Path) -> Result<HashMap<String, String>, String> {
+    if !dir.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
     let mut attrs = HashMap::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for e in entries.flatten() {
-        // `file_type` does not follow symlinks: sysfs links (device, subsystem) are not attributes.
-        if !e.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        if let Ok(v) = super::kfile::read_to_string(e.path()) {
-            attrs.insert(
-                e.file_name().to_string_lossy().into_owned(),
-                v.trim().to_string(),
-            );
+    for name in ATTRS {
+        if let Ok(v) = super::kfile::read_to_string(dir.join(name)) {
+            attrs.insert(name.to_string(), v.trim().to_string());
         }
     }
     Ok(attrs)

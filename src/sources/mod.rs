@@ -3,16 +3,16 @@
 //! one place they are made from the config.
 
 pub mod http;
+pub mod json;
+mod json_config;
+mod json_map;
+mod jsonpath;
 pub mod probe;
 pub mod x509;
 pub mod zabbix;
 pub mod zabbix_api;
 pub mod zabbix_config;
 pub mod zabbix_items;
-pub mod json;
-mod json_config;
-mod json_map;
-mod jsonpath;
 
 use std::collections::HashMap;
 use std::future::Future;
