@@ -81,7 +81,9 @@ fn run(args: cli::RunArgs) -> ExitCode {
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(64)
+        // Collectors run on the blocking pool; a few threads bound memory under concurrent scrapes
+        // (a collector stuck past its timeout holds one until it returns).
+        .max_blocking_threads(4)
         .enable_all()
         .build()
     {
