@@ -34,6 +34,10 @@ pub enum Cmd {
     DemoApp(String),
 }
 
+fn is_bool(opt: &collector::Opt) -> bool {
+    matches!(opt.default, "true" | "false")
+}
+
 fn run_args(cmd: Command) -> Command {
     let mut cmd = cmd
         .arg(
@@ -131,6 +135,23 @@ fn run_args(cmd: Command) -> Command {
             );
         for opt in spec.options {
             let id = format!("collector.{}.{}", spec.name, opt.key);
+            // Boolean options are flags with a `--no-` form, as in node_exporter (kingpin).
+            if is_bool(opt) {
+                cmd = cmd
+                    .arg(
+                        Arg::new(id.clone())
+                            .long(id.clone())
+                            .action(ArgAction::SetTrue)
+                            .help(format!("{} (default: {})", opt.help, opt.default)),
+                    )
+                    .arg(
+                        Arg::new(format!("no-{id}"))
+                            .long(format!("no-{id}"))
+                            .action(ArgAction::SetTrue)
+                            .hide(true),
+                    );
+                continue;
+            }
             cmd = cmd.arg(
                 Arg::new(id.clone())
                     .long(id)
@@ -207,8 +228,16 @@ fn run_from(m: &ArgMatches) -> RunArgs {
             }
         }
         for opt in spec.options {
-            if let Some(v) = m.get_one::<String>(&format!("collector.{}.{}", spec.name, opt.key)) {
-                collector_options.insert(format!("{}.{}", spec.name, opt.key), v.clone());
+            let id = format!("collector.{}.{}", spec.name, opt.key);
+            let key = format!("{}.{}", spec.name, opt.key);
+            if is_bool(opt) {
+                if m.get_flag(&id) {
+                    collector_options.insert(key, "true".into());
+                } else if m.get_flag(&format!("no-{id}")) {
+                    collector_options.insert(key, "false".into());
+                }
+            } else if let Some(v) = m.get_one::<String>(&id) {
+                collector_options.insert(key, v.clone());
             }
         }
     }
@@ -296,6 +325,41 @@ mod tests {
         assert!(
             matches!(parse(args(&["demo-app", "--listen", "127.0.0.1:7"])).unwrap(), Cmd::DemoApp(a) if a == "127.0.0.1:7")
         );
+    }
+
+    #[test]
+    fn collector_flags_and_options() {
+        let Cmd::Run(r) = parse(args(&[
+            "--collector.disable-defaults",
+            "--collector.cpu",
+            "--no-collector.cpu.guest",
+            "--collector.loadavg",
+            "--no-collector.loadavg",
+            "--collector.netstat.fields=^Tcp_.*",
+        ]))
+        .unwrap() else {
+            panic!("expected run")
+        };
+        assert!(r.disable_defaults);
+        assert_eq!(
+            r.collector_flags,
+            vec![
+                ("cpu".to_string(), true),
+                ("loadavg".to_string(), true),
+                ("loadavg".to_string(), false)
+            ]
+        );
+        assert_eq!(
+            r.collector_options.get("cpu.guest").map(String::as_str),
+            Some("false")
+        );
+        assert_eq!(
+            r.collector_options
+                .get("netstat.fields")
+                .map(String::as_str),
+            Some("^Tcp_.*")
+        );
+        assert!(parse(args(&["--collector.nosuch"])).is_err());
     }
 
     #[test]
