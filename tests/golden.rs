@@ -10,18 +10,10 @@ use regex::Regex;
 /// mount points live on, not on the fixtures (the differential test compares those live).
 const UNSTABLE: &str = r"^(# (HELP|TYPE) )?(node_filesystem_(size_bytes|free_bytes|avail_bytes|files|files_free)|process_|telltale_build_info|telltale_config_last_reload_success_timestamp_seconds|node_scrape_collector_duration_seconds|node_time_seconds|node_timex_|node_uname_info|node_textfile_mtime_seconds)";
 
-pub fn fixture_args() -> Vec<String> {
-    let f = common::fixtures();
-    let p = |s: &str| f.join(s).display().to_string();
-    vec![
-        "--web.listen-address=127.0.0.1:{port}".into(),
-        format!("--path.procfs={}", p("proc")),
-        format!("--path.sysfs={}", p("sys")),
-        format!("--path.rootfs={}", p("rootfs")),
-        format!("--path.udev.data={}", p("udev/data")),
-        format!("--collector.textfile.directory={}", p("textfile")),
-        "--log.level=debug".into(),
-    ]
+fn fixture_args() -> Vec<String> {
+    let mut args = common::fixture_args();
+    args.push("--log.level=debug".into());
+    args
 }
 
 fn stable(text: &str) -> String {

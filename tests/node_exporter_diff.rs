@@ -143,7 +143,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn same_series_and_values_as_node_exporter_1_5() {
     let node_exporter = common::peer("/usr/bin/prometheus-node-exporter");
-    let mut args: Vec<String> = include_fixture_args();
+    let mut args: Vec<String> = common::fixture_args();
     args.push("--collector.disable-defaults".into());
     args.push("--web.disable-exporter-metrics".into());
     args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
@@ -184,20 +184,6 @@ fn same_series_and_values_as_node_exporter_1_5() {
         problems.len(),
         problems.join("\n")
     );
-}
-
-/// The fixture flags shared with the golden test.
-fn include_fixture_args() -> Vec<String> {
-    let f = common::fixtures();
-    let p = |s: &str| f.join(s).display().to_string();
-    vec![
-        "--web.listen-address=127.0.0.1:{port}".into(),
-        format!("--path.procfs={}", p("proc")),
-        format!("--path.sysfs={}", p("sys")),
-        format!("--path.rootfs={}", p("rootfs")),
-        format!("--path.udev.data={}", p("udev/data")),
-        format!("--collector.textfile.directory={}", p("textfile")),
-    ]
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -128,21 +128,7 @@ fn up(text: &str) -> Option<f64> {
     value(text, "zabbix_up{zabbix=\"real\"}")
 }
 
-fn wait(p: &common::Proc, secs: u64, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let text = common::get(&p.addr(), "/metrics");
-        if ok(&text) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs}s waiting for {what}:\n{text}\n{}",
-            p.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
+use common::wait_metrics as wait;
 
 fn last_error(p: &common::Proc) -> String {
     let t: Value = serde_json::from_str(&common::get(&p.addr(), "/api/v1/targets")).unwrap();

@@ -227,27 +227,10 @@ fn value(text: &str, prefix: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Waits (up to 15 s) until `/metrics` satisfies `ok`; returns the last text.
-fn wait_metrics(p: &common::Proc, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let text = common::get(&p.addr(), "/metrics");
-        if ok(&text) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}:\n{text}\n{}",
-            p.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 const PASSWORD: &str = "    username: Admin\n    password: zabbix\n";
 
 fn polls_exported(p: &common::Proc, n: f64) -> String {
-    wait_metrics(p, &format!("{n} polls"), |t| {
+    common::wait_metrics(p, 15, &format!("{n} polls"), |t| {
         value(t, "zabbix_item_value{host=\"stub host\",key=\"stub.polls\"").is_some_and(|v| v >= n)
     })
 }
@@ -348,7 +331,7 @@ fn a_terminated_session_is_renewed_without_losing_the_poll() {
 fn a_wrong_password_is_down_with_its_reason_and_backs_off() {
     let (url, stub) = start_stub("7.2.1");
     let p = telltale(&url, "    username: Admin\n    password: wrong\n");
-    let text = wait_metrics(&p, "auth errors", |t| {
+    let text = common::wait_metrics(&p, 15, "auth errors", |t| {
         value(
             t,
             "zabbix_poll_errors_total{reason=\"auth\",zabbix=\"stub\"}",

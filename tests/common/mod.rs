@@ -272,3 +272,35 @@ pub fn promtool_unexpected(text: &str) -> Vec<String> {
     }
     rest
 }
+
+/// Flags that point the binary (or node_exporter, which takes the same ones) at the fixture trees.
+pub fn fixture_args() -> Vec<String> {
+    let f = fixtures();
+    let p = |s: &str| f.join(s).display().to_string();
+    vec![
+        "--web.listen-address=127.0.0.1:{port}".into(),
+        format!("--path.procfs={}", p("proc")),
+        format!("--path.sysfs={}", p("sys")),
+        format!("--path.rootfs={}", p("rootfs")),
+        format!("--path.udev.data={}", p("udev/data")),
+        format!("--collector.textfile.directory={}", p("textfile")),
+    ]
+}
+
+/// Polls `/metrics` until `ok` holds (up to `secs`); returns the last text, or fails with it and
+/// the process log.
+pub fn wait_metrics(p: &Proc, secs: u64, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let text = get(&p.addr(), "/metrics");
+        if ok(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}:\n{text}\n{}",
+            p.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
