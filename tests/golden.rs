@@ -16,11 +16,13 @@ fn fixture_args() -> Vec<String> {
     args
 }
 
+/// Drops unstable lines and writes the checkout's path (in textfile help texts) as `<repo>`.
 fn stable(text: &str) -> String {
     let re = Regex::new(UNSTABLE).unwrap();
+    let root = common::root().display().to_string();
     text.lines()
         .filter(|l| !re.is_match(l))
-        .map(|l| format!("{l}\n"))
+        .map(|l| format!("{}\n", l.replace(&root, "<repo>")))
         .collect()
 }
 
