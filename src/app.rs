@@ -163,6 +163,9 @@ impl App {
 
     /// One scrape: the enabled collectors (filtered by `keep`) plus telltale's own metrics.
     pub async fn scrape(&self, keep: impl Fn(&str) -> bool, format: Format) -> String {
+        // The reload outcome is read before the running state: a reload swaps the state first,
+        // so a scrape never reports a reload whose configuration it did not use.
+        let reload = *self.reload.lock().unwrap_or_else(|e| e.into_inner());
         let running = self.current();
         let mut families: Vec<Family> = match &running.system {
             Some(sys) => sys.gather(keep).await,
@@ -171,16 +174,11 @@ impl App {
         families.extend(self.store.latest_families());
         if !self.args.disable_exporter_metrics {
             families.extend(self.store.families());
-            self.own_metrics(&mut families);
+            self.process.collect(&mut families);
+            families.push(selfmetrics::build_info());
+            reload.families(&mut families);
         }
         exposition::encode(&exposition::normalize(families), format)
-    }
-
-    fn own_metrics(&self, out: &mut Vec<Family>) {
-        self.process.collect(out);
-        out.push(selfmetrics::build_info());
-        let st = *self.reload.lock().unwrap_or_else(|e| e.into_inner());
-        st.families(out);
     }
 }
 
