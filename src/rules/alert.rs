@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::alert_ext::resolve_holds;
 use super::template::{Data, StrMap, Template};
 use crate::exposition::Labels;
 use crate::promql::{self, Sample};
@@ -64,7 +65,9 @@ impl Policy {
             "alerting" => Ok(Policy::Alerting),
             "ok" => Ok(Policy::Ok),
             "keep_last" => Ok(Policy::KeepLast),
-            _ => Err(format!("unknown policy {s:?} (want alerting, ok or keep_last)")),
+            _ => Err(format!(
+                "unknown policy {s:?} (want alerting, ok or keep_last)"
+            )),
         }
     }
 }
@@ -253,7 +256,7 @@ impl AlertRule {
 
     /// Labels and annotations of the alert for one result sample (Prometheus' order: sample
     /// labels minus `__name__`, templated rule labels, `alertname`).
-    fn instance(&self, labels: &Labels, value: f64) -> (Labels, Labels) {
+    pub(super) fn instance(&self, labels: &Labels, value: f64) -> (Labels, Labels) {
         let data = Data {
             labels: Arc::new(labels.iter().cloned().collect()),
             external_labels: self.spec.external_labels.clone(),
@@ -275,7 +278,7 @@ impl AlertRule {
         (lbls, ann)
     }
 
-    fn new_alert(labels: Labels, annotations: Labels, value: f64, t: i64) -> Alert {
+    pub(super) fn new_alert(labels: Labels, annotations: Labels, value: f64, t: i64) -> Alert {
         Alert {
             labels,
             annotations,
@@ -301,7 +304,8 @@ impl AlertRule {
         for s in samples {
             let (lbls, ann) = self.instance(&s.labels, s.value);
             if current.insert(lbls, (ann, s.value)).is_some() {
-                let m = "vector contains metrics with the same labelset after applying alert labels";
+                let m =
+                    "vector contains metrics with the same labelset after applying alert labels";
                 return Err(err(m.into(), true));
             }
         }
@@ -322,7 +326,7 @@ impl AlertRule {
     }
 
     /// The transitions of one evaluation, given which alerts are present.
-    fn advance(
+    pub(super) fn advance(
         &mut self,
         t: i64,
         present: &BTreeSet<Labels>,
@@ -332,8 +336,8 @@ impl AlertRule {
         let (hold_for, kff) = (self.spec.for_ms, self.spec.keep_firing_for_ms);
         let mut active = 0usize;
         self.alerts.retain(|lbls, a| {
-            let held = a.state == AlertState::Firing
-                && resolve.is_some_and(|r| !resolve_holds(r, lbls));
+            let held =
+                a.state == AlertState::Firing && resolve.is_some_and(|r| !resolve_holds(r, lbls));
             if present.contains(lbls) || held {
                 a.keep_firing_since_ms = None;
             } else {
@@ -345,7 +349,9 @@ impl AlertRule {
                 if a.state == AlertState::Pending {
                     return false;
                 }
-                if a.resolved_at_ms.is_some_and(|r| t - r > RESOLVED_RETENTION_MS) {
+                if a.resolved_at_ms
+                    .is_some_and(|r| t - r > RESOLVED_RETENTION_MS)
+                {
                     return false;
                 }
                 if !keep {
@@ -376,49 +382,4 @@ impl AlertRule {
         }
         Ok(())
     }
-
-    /// `keep_last`: nothing moves; resolved alerts past retention are still forgotten.
-    fn hold(&mut self, t: i64) {
-        self.last_eval_ms = Some(t);
-        self.alerts.retain(|_, a| {
-            a.resolved_at_ms
-                .is_none_or(|r| t - r <= RESOLVED_RETENTION_MS)
-        });
-    }
-
-    /// `alerting`: active alerts count as present, plus the rule-level `reason` alert.
-    fn force(&mut self, t: i64, reason: &str, error: Option<&str>) -> Result<(), EvalError> {
-        let (mut lbls, mut ann) = self.instance(&Vec::new(), f64::NAN);
-        promql::set(&mut lbls, REASON_LABEL, reason);
-        if let Some(e) = error {
-            promql::set(&mut ann, "telltale_error", e);
-        }
-        match self.alerts.get_mut(&lbls) {
-            Some(a) if a.state != AlertState::Inactive => a.annotations = ann,
-            _ => {
-                let a = Self::new_alert(lbls.clone(), ann, f64::NAN, t);
-                self.alerts.insert(lbls, a);
-            }
-        }
-        let present: BTreeSet<Labels> = self
-            .alerts
-            .iter()
-            .filter(|(_, a)| a.state != AlertState::Inactive)
-            .map(|(l, _)| l.clone())
-            .collect();
-        self.advance(t, &present, None)
-    }
-}
-
-/// Hysteresis: does some resolve sample designate this alert?
-fn resolve_holds(resolve: &EvalInput, alert_labels: &Labels) -> bool {
-    let EvalInput::Ok(samples) = resolve else {
-        return false;
-    };
-    samples.iter().any(|s| {
-        s.labels
-            .iter()
-            .filter(|(k, _)| k != promql::NAME)
-            .all(|(k, v)| promql::get(alert_labels, k) == Some(v.as_str()))
-    })
 }

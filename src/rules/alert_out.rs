@@ -109,7 +109,11 @@ impl AlertRule {
             return Vec::new();
         }
         let mut out = Vec::new();
-        for a in self.alerts.values().filter(|a| a.state != AlertState::Inactive) {
+        for a in self
+            .alerts
+            .values()
+            .filter(|a| a.state != AlertState::Inactive)
+        {
             // Base: the rule's raw labels, overlaid with the alert's (alerting.go `sample`).
             let mut base: Labels = Vec::new();
             for (k, tpl) in &self.spec.labels {

@@ -2,7 +2,6 @@
 //! ALERTS series, restore, and the no_data / on_error / hysteresis extensions.
 
 use super::alert::*;
-use super::alert_out::*;
 use crate::exposition::Labels;
 use crate::promql::Sample;
 
@@ -10,7 +9,10 @@ const S: i64 = 1000;
 const M: i64 = 60 * S;
 
 fn lbls(l: &[(&str, &str)]) -> Labels {
-    let mut v: Labels = l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut v: Labels = l
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     v.sort();
     v
 }
@@ -52,11 +54,18 @@ fn pending_fires_exactly_at_active_at_plus_for() {
     assert_eq!(r.state(), Some(AlertState::Pending));
     r.eval(5 * M, ok(&[smp("a", 91.0)])).unwrap();
     let a = only(&r);
-    assert_eq!((a.state, a.active_at_ms, a.fired_at_ms), (AlertState::Firing, 0, Some(5 * M)));
+    assert_eq!(
+        (a.state, a.active_at_ms, a.fired_at_ms),
+        (AlertState::Firing, 0, Some(5 * M))
+    );
     assert_eq!(a.value, 91.0);
     assert_eq!(
         a.labels,
-        lbls(&[("alertname", "High"), ("instance", "a"), ("severity", "page")])
+        lbls(&[
+            ("alertname", "High"),
+            ("instance", "a"),
+            ("severity", "page")
+        ])
     );
     assert_eq!(a.annotations, lbls(&[("summary", "a at 91")]));
 }
@@ -94,7 +103,10 @@ fn firing_resolves_and_is_kept_fifteen_minutes() {
     r.eval(3 * M, ok(&[])).unwrap();
     r.eval(4 * M, ok(&[smp("a", 1.0)])).unwrap();
     let a = only(&r);
-    assert_eq!((a.state, a.active_at_ms, a.resolved_at_ms), (AlertState::Pending, 4 * M, None));
+    assert_eq!(
+        (a.state, a.active_at_ms, a.resolved_at_ms),
+        (AlertState::Pending, 4 * M, None)
+    );
 }
 
 #[test]
@@ -104,7 +116,11 @@ fn keep_firing_for_holds_then_resolves() {
     for t in [M, 2 * M, 3 * M] {
         r.eval(t, ok(&[])).unwrap();
         let a = only(&r);
-        assert_eq!((a.state, a.keep_firing_since_ms), (AlertState::Firing, Some(M)), "at {t}");
+        assert_eq!(
+            (a.state, a.keep_firing_since_ms),
+            (AlertState::Firing, Some(M)),
+            "at {t}"
+        );
     }
     r.eval(4 * M, ok(&[])).unwrap();
     assert_eq!(only(&r).resolved_at_ms, Some(4 * M));
@@ -126,12 +142,18 @@ fn keep_firing_for_holds_then_resolves() {
 #[test]
 fn labels_templates_and_duplicates() {
     let labels = [
-        ("instance".to_string(), "{{ $labels.instance | toUpper }}".to_string()),
+        (
+            "instance".to_string(),
+            "{{ $labels.instance | toUpper }}".to_string(),
+        ),
         ("empty".to_string(), "{{ $labels.nope }}".to_string()),
     ];
     let mut r = AlertRule::new(AlertRuleSpec::new("X", 0, 0, &labels, &[]).unwrap());
     r.eval(0, ok(&[smp("a", 1.0)])).unwrap();
-    assert_eq!(only(&r).labels, lbls(&[("alertname", "X"), ("instance", "A")]));
+    assert_eq!(
+        only(&r).labels,
+        lbls(&[("alertname", "X"), ("instance", "A")])
+    );
     // ALERTS base = raw rule labels overlaid with alert labels (the empty one stays raw).
     let s = r.series();
     assert_eq!(
@@ -147,7 +169,9 @@ fn labels_templates_and_duplicates() {
     // `a` and `A` collide after the rule label: an error, state untouched.
     let before: Vec<Alert> = r.alerts().cloned().collect();
     let e = r.eval(M, ok(&[smp("a", 1.0), smp("A", 2.0)])).unwrap_err();
-    assert!(e.message.contains("same labelset after applying alert labels"));
+    assert!(e
+        .message
+        .contains("same labelset after applying alert labels"));
     assert!(e.skip_send);
     assert_eq!(r.alerts().cloned().collect::<Vec<_>>(), before);
     // __name__ alone distinguishing two series is a duplicate too.
@@ -155,9 +179,11 @@ fn labels_templates_and_duplicates() {
     let mut other = smp("a", 2.0);
     other.labels[0].1 = "mem".into();
     assert!(r.eval(0, ok(&[smp("a", 1.0), other])).is_err());
-    assert!(AlertRuleSpec::new("Y", 0, 0, &[], &[("d".into(), "{{ nope }}".into())])
-        .unwrap_err()
-        .starts_with("annotation \"d\": error parsing template __alert_Y"));
+    assert!(
+        AlertRuleSpec::new("Y", 0, 0, &[], &[("d".into(), "{{ nope }}".into())])
+            .unwrap_err()
+            .starts_with("annotation \"d\": error parsing template __alert_Y")
+    );
 }
 
 #[test]
@@ -166,7 +192,10 @@ fn resend_timing_and_ends_at() {
     r.eval(0, ok(&[smp("a", 1.0)])).unwrap();
     let n = r.to_send(0, M, 30 * S);
     assert_eq!(n.len(), 1);
-    assert_eq!((n[0].starts_at_ms, n[0].ends_at_ms, n[0].resolved), (0, 4 * M, false));
+    assert_eq!(
+        (n[0].starts_at_ms, n[0].ends_at_ms, n[0].resolved),
+        (0, 4 * M, false)
+    );
     // Re-sent only once last_sent + delay < t (strictly): not at 1 m, at 1 m 30 s.
     assert!(r.to_send(30 * S, M, 30 * S).is_empty());
     assert!(r.to_send(M, M, 30 * S).is_empty());
@@ -178,7 +207,10 @@ fn resend_timing_and_ends_at() {
     // Resolution is sent at once with its resolve time, then re-sent during retention.
     r.eval(5 * M + 10 * S, ok(&[])).unwrap();
     let n = r.to_send(5 * M + 10 * S, M, 30 * S);
-    assert_eq!((n[0].resolved, n[0].ends_at_ms, n[0].starts_at_ms), (true, 5 * M + 10 * S, 0));
+    assert_eq!(
+        (n[0].resolved, n[0].ends_at_ms, n[0].starts_at_ms),
+        (true, 5 * M + 10 * S, 0)
+    );
     assert!(r.to_send(6 * M, M, 30 * S).is_empty());
     assert_eq!(r.to_send(6 * M + 11 * S, M, 30 * S).len(), 1);
     // Pending alerts are never sent.
@@ -195,18 +227,35 @@ fn alerts_series() {
     assert_eq!(s.len(), 2);
     assert_eq!(
         s[0].labels,
-        lbls(&[("__name__", "ALERTS"), ("alertname", "High"), ("alertstate", "pending"), ("instance", "a"), ("severity", "page")])
+        lbls(&[
+            ("__name__", "ALERTS"),
+            ("alertname", "High"),
+            ("alertstate", "pending"),
+            ("instance", "a"),
+            ("severity", "page")
+        ])
     );
     assert_eq!(s[0].value, 1.0);
     assert_eq!(
         s[1].labels,
-        lbls(&[("__name__", "ALERTS_FOR_STATE"), ("alertname", "High"), ("instance", "a"), ("severity", "page")])
+        lbls(&[
+            ("__name__", "ALERTS_FOR_STATE"),
+            ("alertname", "High"),
+            ("instance", "a"),
+            ("severity", "page")
+        ])
     );
     assert_eq!(s[1].value, 90.0);
     r.eval(150 * S, ok(&[smp("a", 1.0)])).unwrap();
-    assert_eq!(crate::promql::get(&r.series()[0].labels, "alertstate"), Some("firing"));
+    assert_eq!(
+        crate::promql::get(&r.series()[0].labels, "alertstate"),
+        Some("firing")
+    );
     r.eval(210 * S, ok(&[])).unwrap();
-    assert!(r.series().is_empty(), "resolved alerts have no ALERTS series");
+    assert!(
+        r.series().is_empty(),
+        "resolved alerts have no ALERTS series"
+    );
     r.eval(270 * S, ok(&[smp("a", 1.0)])).unwrap();
     r.restored = false;
     assert!(r.series().is_empty());

@@ -14,6 +14,7 @@
 mod exec;
 mod funcs;
 mod gofmt;
+mod lex;
 mod parse;
 #[cfg(test)]
 mod tests;
