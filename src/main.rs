@@ -8,6 +8,7 @@ mod demo_app;
 mod exposition;
 mod logging;
 mod promql;
+pub mod rules;
 mod selfmetrics;
 mod server;
 mod sources;

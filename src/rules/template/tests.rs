@@ -1,0 +1,166 @@
+//! Expected outputs below were produced by promtool 2.42 (`promtool test rules` on a rule whose
+//! annotations hold these templates, series `{instance="host:9100",job="node",path="/var/log"}`).
+
+use super::*;
+
+fn data(value: f64) -> Data {
+    let labels = [
+        ("instance", "host:9100"),
+        ("job", "node"),
+        ("path", "/var/log"),
+    ];
+    Data {
+        labels: Arc::new(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        external_labels: Arc::new([("cluster".to_string(), "eu1".to_string())].into()),
+        external_url: String::new(),
+        value,
+    }
+}
+
+fn x(t: &str, v: f64) -> String {
+    Template::parse("__alert_T", t).unwrap().expand(&data(v))
+}
+
+const PROMTOOL: &[(f64, &str, &str)] = &[
+    (1234567.0, "{{ $value }}", "1.234567e+06"),
+    (1234567.0, "{{ humanize $value }}", "1.235M"),
+    (1234567.0, "{{ humanize1024 $value }}", "1.177Mi"),
+    (1234567.0, "{{ .Value }}", "1.234567e+06"),
+    (0.0, "{{ $value }}|{{ humanize $value }}|{{ humanize1024 $value }}|{{ humanizeDuration $value }}|{{ humanizePercentage $value }}|{{ humanizeTimestamp $value }}",
+        "0|0|0|0s|0%|1970-01-01 00:00:00 +0000 UTC"),
+    (0.000123, "{{ $value }}|{{ humanize $value }}|{{ humanizeDuration $value }}|{{ humanizePercentage $value }}|{{ humanize1024 $value }}",
+        "0.000123|123u|123us|0.0123%|0.000123"),
+    (-1234.5, "{{ $value }}|{{ humanize $value }}|{{ humanizeDuration $value }}|{{ humanize1024 $value }}",
+        "-1234.5|-1.234k|-20m 34s|-1.206ki"),
+    (1234.5, "{{ humanize $value }}|{{ printf \"%.0f\" $value }}|{{ printf \"%.2e\" $value }}|{{ printf \"%g\" $value }}|{{ printf \"%8.1f|%-8.1f|%08.1f\" $value $value $value }}",
+        "1.234k|1234|1.23e+03|1234.5|  1234.5|1234.5  |001234.5"),
+    (0.125, "{{ printf \"%.2f\" $value }}|{{ printf \"%.1f\" 0.25 }}|{{ printf \"%.0f\" 2.5 }}|{{ printf \"%.3g\" $value }}",
+        "0.12|0.2|2|0.125"),
+    (100000.0, "{{ $value }}|{{ humanize $value }}|{{ printf \"%.4g\" $value }}", "100000|100k|1e+05"),
+    (1000000.0, "{{ $value }}|{{ humanize $value }}|{{ humanize1024 $value }}", "1e+06|1M|976.6ki"),
+    (1e21, "{{ $value }}|{{ humanize $value }}", "1e+21|1Z"),
+    (1e-7, "{{ $value }}|{{ humanize $value }}|{{ humanizeDuration $value }}", "1e-07|100n|100ns"),
+    (183661.7, "{{ humanizeDuration $value }}|{{ $value }}", "2d 3h 1m 1s|183661.7"),
+    (3661.0, "{{ humanizeDuration $value }}", "1h 1m 1s"),
+    (90.0, "{{ humanizeDuration $value }}", "1m 30s"),
+    (59.9999, "{{ humanizeDuration $value }}", "60s"),
+    (-90.0, "{{ humanizeDuration $value }}", "-1m 30s"),
+    (0.5, "{{ humanizeDuration $value }}|{{ humanizePercentage $value }}", "500ms|50%"),
+    (1.5, "{{ humanizeDuration $value }}|{{ humanize $value }}", "1.5s|1.5"),
+    (1679000000.123, "{{ humanizeTimestamp $value }}", "2023-03-16 20:53:20.122 +0000 UTC"),
+    (1679000000.0, "{{ humanizeTimestamp $value }}", "2023-03-16 20:53:20 +0000 UTC"),
+    (f64::NAN, "{{ $value }}|{{ humanize $value }}|{{ humanizeDuration $value }}|{{ humanizePercentage $value }}|{{ humanizeTimestamp $value }}",
+        "NaN|NaN|NaN|NaN%|NaN"),
+    (f64::INFINITY, "{{ $value }}|{{ humanize $value }}|{{ humanize1024 $value }}", "+Inf|+Inf|+Inf"),
+    (f64::NEG_INFINITY, "{{ $value }}|{{ humanize $value }}", "-Inf|-Inf"),
+    (1.0, "{{ $labels.instance }}|{{ .Labels.job }}|{{ $labels.missing }}|{{ $labels.__name__ }}",
+        "host:9100|node||"),
+    (1.0, "{{ toUpper $labels.job }}|{{ $labels.job | toUpper }}|{{ toLower \"ABC\" }}|{{ title \"hello wor-ld don't x_y 1a\" }}",
+        "NODE|NODE|abc|Hello Wor-Ld Don'T X_y 1a"),
+    (1.0, "{{ reReplaceAll \":.*\" \"\" $labels.instance }}|{{ reReplaceAll \"(h)(o)\" \"$2$1x\" \"hoho\" }}|{{ reReplaceAll \"(h)\" \"$1x\" \"ha\" }}|{{ reReplaceAll \"(h)\" \"${1}x\" \"ha\" }}",
+        "host|oo|a|hxa"),
+    (85.567, "{{ if gt $value 80.0 }}high{{ else }}low{{ end }}|{{ if lt $value 80.0 }}low{{ else if gt $value 85.0 }}vhigh{{ else }}mid{{ end }}|{{ if eq $labels.job \"node\" }}N{{ end }}|{{ if ne $labels.job \"x\" }}X{{ end }}|{{ if ge $value 85.567 }}ge{{end}}|{{ if le 1 2 }}le{{end}}",
+        "high|vhigh|N|X|ge|le"),
+    (1.0, "a  {{- \" b \" -}}  c|{{- 1 -}} \n x", "a b c|1x"),
+    (1.0, "{{ with $labels.instance }}[{{ . }}]{{ else }}none{{ end }}|{{ with $labels.nope }}[{{ . }}]{{ else }}none{{ end }}",
+        "[host:9100]|none"),
+    (1.0, "{{ range $k, $v := $labels }}{{ $k }}={{ $v }},{{ end }}", "instance=host:9100,job=node,path=/var/log,"),
+    (1.0, "{{ $x := printf \"%.1f\" $value }}{{ $x }}|{{ len $labels }}|{{ index $labels \"job\" }}|{{ not true }}|{{ and 1 0 }}|{{ or 0 \"\" \"z\" }}|{{ print 1 2 \"a\" 3 }}",
+        "1.0|3|node|false|0|z|1 2a3"),
+    (1.0, "{{ printf \"%d\" $value }}|{{ printf \"%s\" $value }}|{{ printf \"%v %v\" 1 }}|{{ printf \"%q\" $labels.job }}|{{ printf \"%5.1f%%\" 12.345 }}",
+        "%!d(float64=1)|%!s(float64=1)|1 %!v(MISSING)|\"node\"| 12.3%"),
+    (1.0, "{{ stripPort $labels.instance }}|{{ match \"^host\" $labels.instance }}|{{ humanizePercentage 0.1234 }}", "host|true|12.34%"),
+    (1.0, "{{/* comment */}}x{{- /* c2 */ -}} y", "xy"),
+    (0.1234, "{{ humanizePercentage $value }}|{{ humanizePercentage 0.5 }}|{{ humanizePercentage 1.23456 }}", "12.34%|50%|123.5%"),
+    (12345678901.0, "{{ $value }}|{{ humanize $value }}|{{ humanize1024 $value }}|{{ humanizeDuration $value }}",
+        "1.2345678901e+10|12.35G|11.5Gi|142889d 19h 15m 1s"),
+    (0.30000000000000004, "{{ $value }}", "0.30000000000000004"),
+    (123456.0, "{{ $value }}|{{ printf \"%v\" $value }}|{{ printf \"%e\" $value }}|{{ printf \"%f\" $value }}",
+        "123456|123456|1.234560e+05|123456.000000"),
+    (1.0, "{{ $labels }}", "map[instance:host:9100 job:node path:/var/log]"),
+    (1.0, "{{ humanize \"1234\" }}", "1.234k"),
+];
+
+#[test]
+fn matches_promtool() {
+    for (v, t, want) in PROMTOOL {
+        assert_eq!(&x(t, *v), want, "template {t:?} with value {v}");
+    }
+}
+
+#[test]
+fn external_labels_and_url() {
+    let mut d = data(1.0);
+    d.external_url = "http://tt:9100".into();
+    let t = Template::parse("__alert_T", "{{ $externalLabels.cluster }} {{ .ExternalLabels.cluster }} {{ $externalURL }} {{ externalURL }}").unwrap();
+    assert_eq!(t.expand(&d), "eu1 eu1 http://tt:9100 http://tt:9100");
+}
+
+#[test]
+fn execution_errors_read_like_prometheus() {
+    // promtool: `... at <gt $value 80>: error calling gt: incompatible types for comparison>`
+    let e = x("{{ if gt $value 80 }}high{{ end }}", 85.0);
+    assert!(e.starts_with("<error expanding template: error executing template __alert_T: template: __alert_T: executing \"__alert_T\" at <gt>: error calling gt: incompatible types for comparison"), "{e}");
+    let e = x("{{ humanize \"abc\" }}", 1.0);
+    assert!(
+        e.ends_with("error calling humanize: strconv.ParseFloat: parsing \"abc\": invalid syntax>"),
+        "{e}"
+    );
+    let e = x("{{ toUpper $value }}", 1.0);
+    assert!(
+        e.ends_with("wrong type for value; expected string; got float64>"),
+        "{e}"
+    );
+    let e = x("{{ reReplaceAll \"(\" \"\" \"x\" }}", 1.0);
+    assert!(
+        e.contains("error calling reReplaceAll: regexp: Compile"),
+        "{e}"
+    );
+    let e = x("{{ .Nope }}", 1.0);
+    assert!(e.contains("can't evaluate field Nope"), "{e}");
+}
+
+#[test]
+fn parse_errors_are_load_time_errors() {
+    let err = |t: &str| Template::parse("__alert_T", t).unwrap_err();
+    assert_eq!(
+        err("{{ foo 1 }}"),
+        "error parsing template __alert_T: template: __alert_T:1: function \"foo\" not defined"
+    );
+    assert!(
+        err("a\n{{ query \"up\" }}").contains("__alert_T:2: function \"query\" is not supported")
+    );
+    assert!(err("{{ $nope }}").contains("undefined variable \"$nope\""));
+    assert!(err("{{ if true }}x").contains("unexpected EOF"));
+    assert!(err("{{ end }}").contains("unexpected {{end}}"));
+    assert!(err("{{ \"abc }}").contains("unterminated quoted string"));
+    assert!(err("{{ 1 2 }}").contains("non-function"));
+    assert!(err("{{ template \"x\" }}").contains("not supported"));
+    assert!(err("{{ $labels.job").contains("unclosed action"));
+}
+
+#[test]
+fn variables_scope_and_assignment() {
+    assert_eq!(
+        x(
+            "{{ $a := 1 }}{{ if true }}{{ $a = 2 }}{{ end }}{{ $a }}",
+            0.0
+        ),
+        "2"
+    );
+    assert_eq!(
+        x("{{ if $v := $labels.job }}{{ $v }}{{ end }}", 0.0),
+        "node"
+    );
+    assert!(Template::parse("t", "{{ if true }}{{ $b := 1 }}{{ end }}{{ $b }}").is_err());
+    assert_eq!(
+        x("{{ range $labels }}{{ . }};{{ else }}empty{{ end }}", 0.0),
+        "host:9100;node;/var/log;"
+    );
+    assert_eq!(x("{{ printf \"%s!\" (humanize1024 2048) }}|{{ humanize 1500 | toUpper }}|{{ printf \"%.1f\" 3 }}", 0.0), "2ki!|1.5K|%!f(int=3)");
+}
