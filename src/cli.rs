@@ -30,6 +30,10 @@ pub struct RunArgs {
 pub enum Cmd {
     Run(Box<RunArgs>),
     CheckConfig(PathBuf),
+    /// `check rules FILE...`, like `promtool check rules`.
+    CheckRules(Vec<PathBuf>),
+    /// `test rules FILE...`, like `promtool test rules`.
+    TestRules(Vec<PathBuf>),
     /// `demo-app --listen ADDR`: the hyphenmon-style demo application.
     DemoApp(String),
 }
@@ -171,6 +175,19 @@ pub fn command() -> Command {
             Command::new("config")
                 .about("Validate a configuration file; exit 0 if valid, 1 if not")
                 .arg(Arg::new("file").required(true).value_name("FILE")),
+        )
+        .subcommand(
+            Command::new("rules")
+                .about("Validate Prometheus rule files; exit 0 if all are valid, 1 if not")
+                .arg(files_arg()),
+        );
+    let test = Command::new("test")
+        .about("Run unit tests")
+        .subcommand_required(true)
+        .subcommand(
+            Command::new("rules")
+                .about("Run `promtool test rules` files; exit 0 if all pass, 1 if not")
+                .arg(files_arg()),
         );
     run_args(Command::new("telltale"))
         .version(env!("CARGO_PKG_VERSION"))
@@ -180,6 +197,7 @@ pub fn command() -> Command {
             Command::new("run").about("Serve /metrics (the default command)"),
         ))
         .subcommand(check)
+        .subcommand(test)
         .subcommand(
             Command::new("demo-app")
                 .about(
@@ -195,6 +213,21 @@ pub fn command() -> Command {
         )
 }
 
+fn files_arg() -> Arg {
+    Arg::new("files")
+        .required(true)
+        .num_args(1..)
+        .value_name("FILE")
+}
+
+fn files_of(m: &ArgMatches) -> Vec<PathBuf> {
+    m.get_many::<String>("files")
+        .into_iter()
+        .flatten()
+        .map(PathBuf::from)
+        .collect()
+}
+
 /// Parses the process arguments.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error> {
     let m = command().try_get_matches_from(args)?;
@@ -203,7 +236,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error>
             Some(("config", cc)) => {
                 Cmd::CheckConfig(PathBuf::from(cc.get_one::<String>("file").unwrap()))
             }
+            Some(("rules", r)) => Cmd::CheckRules(files_of(r)),
             _ => unreachable!("clap requires a check subcommand"),
+        },
+        Some(("test", t)) => match t.subcommand() {
+            Some(("rules", r)) => Cmd::TestRules(files_of(r)),
+            _ => unreachable!("clap requires a test subcommand"),
         },
         Some(("run", r)) => Cmd::Run(Box::new(run_from(r))),
         Some(("demo-app", d)) => {
