@@ -136,8 +136,9 @@ fn ms(d: Duration) -> i64 {
 fn load_series(tg: &TestGroup, interval: i64) -> Result<MemStore, String> {
     let mut store = MemStore::new();
     for s in &tg.input_series {
-        let labels = series::parse_metric(&s.series)?;
-        let values = series::parse_values(&s.values)?;
+        let at = |e: String| format!("{}:{}: {e}", s.pos.line, s.pos.col);
+        let labels = series::parse_metric(&s.series).map_err(at)?;
+        let values = series::parse_values(&s.values).map_err(at)?;
         let samples: Vec<(i64, f64)> = (0i64..)
             .zip(values)
             .filter_map(|(i, item)| match item {
