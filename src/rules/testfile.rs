@@ -155,6 +155,16 @@ fn decode_group(d: &mut Decoder, n: &Node, path: &str) -> TestGroup {
     g
 }
 
+/// A YAML float, including YAML's `.inf`, `-.inf` and `.nan` spellings.
+fn yaml_float(d: &mut Decoder, n: &Node, path: &str) -> Option<f64> {
+    match n.scalar() {
+        Some(".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF") => Some(f64::INFINITY),
+        Some("-.inf" | "-.Inf" | "-.INF") => Some(f64::NEG_INFINITY),
+        Some(".nan" | ".NaN" | ".NAN") => Some(f64::NAN),
+        _ => d.f64(n, path),
+    }
+}
+
 fn eval_time(d: &mut Decoder, n: Option<&Node>, path: &str) -> Duration {
     n.and_then(|v| d.duration(v, path)).unwrap_or_default()
 }
@@ -211,7 +221,7 @@ fn decode_expr_test(d: &mut Decoder, n: &Node, path: &str) -> ExprTest {
             let p = format!("{p}[{i}]");
             let Some(mut sf) = d.map(s, &p) else { continue };
             let labels = sf.get("labels").and_then(|x| d.string(x, &sf.at("labels")));
-            let value = sf.get("value").and_then(|x| d.f64(x, &sf.at("value")));
+            let value = sf.get("value").and_then(|x| yaml_float(d, x, &sf.at("value")));
             sf.finish(d, "expected sample");
             t.exp_samples.push(ExpSample {
                 labels: labels.unwrap_or_default(),
