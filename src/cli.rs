@@ -1,4 +1,4 @@
-//! The command line: `run` (the default), `check config`, with Prometheus exporters' flag names.
+//! The command line: `run` (the default), `check config`, `check rules`, `test rules`, with Prometheus exporters' flag names.
 //! Collector flags (`--collector.NAME`, `--no-collector.NAME`, `--collector.NAME.OPTION`) are
 //! generated from the collector registry, as node_exporter does.
 
@@ -325,6 +325,20 @@ mod tests {
             .chain(a.iter().copied())
             .map(String::from)
             .collect()
+    }
+
+    #[test]
+    fn check_rules_and_test_rules_take_several_files() {
+        let Cmd::CheckRules(f) = parse(args(&["check", "rules", "a.yml", "b.yml"])).unwrap() else {
+            panic!("expected check rules")
+        };
+        assert_eq!(f, [PathBuf::from("a.yml"), PathBuf::from("b.yml")]);
+        let Cmd::TestRules(f) = parse(args(&["test", "rules", "t_test.yml"])).unwrap() else {
+            panic!("expected test rules")
+        };
+        assert_eq!(f, [PathBuf::from("t_test.yml")]);
+        assert!(parse(args(&["check", "rules"])).is_err());
+        assert!(parse(args(&["test", "rules"])).is_err());
     }
 
     #[test]

@@ -39,7 +39,11 @@ fn run(bin: &Path, file: &Path) -> (i32, String) {
 fn corpus_passes_under_promtool_and_telltale() {
     let promtool = common::peer("/usr/bin/promtool");
     let files = test_files(&common::root().join("tests/rules"));
-    assert!(files.len() >= 20, "the corpus has only {} files", files.len());
+    assert!(
+        files.len() >= 20,
+        "the corpus has only {} files",
+        files.len()
+    );
     let mut problems = Vec::new();
     for f in &files {
         for (name, bin) in [("promtool", promtool.clone()), ("telltale", common::bin())] {

@@ -221,7 +221,9 @@ fn decode_expr_test(d: &mut Decoder, n: &Node, path: &str) -> ExprTest {
             let p = format!("{p}[{i}]");
             let Some(mut sf) = d.map(s, &p) else { continue };
             let labels = sf.get("labels").and_then(|x| d.string(x, &sf.at("labels")));
-            let value = sf.get("value").and_then(|x| yaml_float(d, x, &sf.at("value")));
+            let value = sf
+                .get("value")
+                .and_then(|x| yaml_float(d, x, &sf.at("value")));
             sf.finish(d, "expected sample");
             t.exp_samples.push(ExpSample {
                 labels: labels.unwrap_or_default(),
