@@ -174,3 +174,75 @@ fn alert(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::promql::Queryable;
+
+    fn group(text: &str) -> Group {
+        super::super::file::parse("r.yml", text)
+            .unwrap()
+            .groups
+            .remove(0)
+    }
+
+    fn values(store: &MemStore, name: &str) -> Vec<(i64, f64)> {
+        let m = crate::promql::Matcher {
+            name: "__name__".into(),
+            op: crate::promql::MatchOp::Eq(name.into()),
+        };
+        store
+            .select(&[m], i64::MIN, i64::MAX)
+            .into_iter()
+            .flat_map(|s| s.samples)
+            .collect()
+    }
+
+    #[test]
+    fn recording_output_is_written_and_marked_stale_when_gone() {
+        let g = group("groups:\n  - name: g\n    rules:\n      - {record: r, expr: up}\n");
+        let mut store = MemStore::new();
+        store.add(&[("__name__", "up")], &[(0, 1.0)]);
+        store.add(
+            &[("__name__", "up")],
+            &[(60_000, f64::from_bits(STALE_NAN))],
+        );
+        let env = Env {
+            external_labels: &[],
+            external_url: "",
+        };
+        let mut st = vec![RuleState::default()];
+        for t in [0, 60_000] {
+            assert!(eval_group(&g, &mut st, t, &mut store, &env).is_empty());
+        }
+        let v = values(&store, "r");
+        assert_eq!(v[0], (0, 1.0));
+        assert_eq!((v[1].0, v[1].1.to_bits()), (60_000, STALE_NAN));
+    }
+
+    #[test]
+    fn limits_and_duplicates_fail_the_rule() {
+        let g = group(
+            "groups:\n  - name: g\n    limit: 1\n    rules:\n      - {alert: A, expr: up}\n      - {record: r, expr: sum without (i) (up)}\n",
+        );
+        let mut store = MemStore::new();
+        store.add(&[("__name__", "up"), ("i", "1")], &[(0, 1.0)]);
+        store.add(&[("__name__", "up"), ("i", "2")], &[(0, 1.0)]);
+        let env = Env {
+            external_labels: &[],
+            external_url: "",
+        };
+        let mut st = vec![RuleState::default(), RuleState::default()];
+        let errs = eval_group(&g, &mut st, 0, &mut store, &env);
+        assert_eq!(
+            errs,
+            [(
+                "A".to_string(),
+                "exceeded limit of 1 with 2 alerts".to_string()
+            )]
+        );
+        assert!(st[0].alerts.is_empty());
+        assert_eq!(values(&store, "r"), [(0, 2.0)]);
+    }
+}

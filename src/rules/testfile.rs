@@ -234,3 +234,58 @@ fn decode_expr_test(d: &mut Decoder, n: &Node, path: &str) -> ExprTest {
     f.finish(d, "expression test");
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_every_field_with_defaults() {
+        let tf = parse(
+            "t.yml",
+            "rule_files: [a.yml]
+group_eval_order: [g2, g1]
+tests:
+  - name: one
+    interval: 30s
+    external_labels: {site: eu}
+    external_url: http://x
+    input_series:
+      - {series: 'up{job=\"a\"}', values: '1 0'}
+    alert_rule_test:
+      - eval_time: 2m
+        alertname: Down
+        exp_alerts:
+          - exp_labels: {severity: page}
+            exp_annotations: {summary: s}
+    promql_expr_test:
+      - expr: up
+        eval_time: 1m
+        exp_samples:
+          - {labels: 'up{job=\"a\"}', value: .inf}
+",
+        )
+        .unwrap();
+        assert_eq!(tf.evaluation_interval, Duration::from_secs(60));
+        assert_eq!(tf.group_eval_order, ["g2", "g1"]);
+        let g = &tf.tests[0];
+        assert_eq!(
+            (g.name.as_str(), g.interval),
+            ("one", Some(Duration::from_secs(30)))
+        );
+        assert_eq!(g.external_labels[0].1, "eu");
+        assert_eq!(g.input_series[0].values, "1 0");
+        assert_eq!(g.input_series[0].pos.line, 9);
+        assert_eq!(g.alert_rule_test[0].exp_alerts[0].exp_annotations[0].1, "s");
+        assert_eq!(g.promql_expr_test[0].exp_samples[0].value, f64::INFINITY);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        let e = parse("t.yml", "tests:\n  - interval: 1m\n    input_serie: []\n").unwrap_err();
+        assert_eq!(
+            e[0].to_string(),
+            "t.yml:3:5: tests[0]: unknown field \"input_serie\" in test group"
+        );
+    }
+}
