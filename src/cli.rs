@@ -1,4 +1,4 @@
-//! The command line: `run` (the default), `check config`, with Prometheus exporters' flag names.
+//! The command line: `run` (the default), `check config`, `check rules`, `test rules`, with Prometheus exporters' flag names.
 //! Collector flags (`--collector.NAME`, `--no-collector.NAME`, `--collector.NAME.OPTION`) are
 //! generated from the collector registry, as node_exporter does.
 
@@ -30,6 +30,10 @@ pub struct RunArgs {
 pub enum Cmd {
     Run(Box<RunArgs>),
     CheckConfig(PathBuf),
+    /// `check rules FILE...`, like `promtool check rules`.
+    CheckRules(Vec<PathBuf>),
+    /// `test rules FILE...`, like `promtool test rules`.
+    TestRules(Vec<PathBuf>),
     /// `demo-app --listen ADDR`: the hyphenmon-style demo application.
     DemoApp(String),
 }
@@ -171,6 +175,19 @@ pub fn command() -> Command {
             Command::new("config")
                 .about("Validate a configuration file; exit 0 if valid, 1 if not")
                 .arg(Arg::new("file").required(true).value_name("FILE")),
+        )
+        .subcommand(
+            Command::new("rules")
+                .about("Validate Prometheus rule files; exit 0 if all are valid, 1 if not")
+                .arg(files_arg()),
+        );
+    let test = Command::new("test")
+        .about("Run unit tests")
+        .subcommand_required(true)
+        .subcommand(
+            Command::new("rules")
+                .about("Run `promtool test rules` files; exit 0 if all pass, 1 if not")
+                .arg(files_arg()),
         );
     run_args(Command::new("telltale"))
         .version(env!("CARGO_PKG_VERSION"))
@@ -180,6 +197,7 @@ pub fn command() -> Command {
             Command::new("run").about("Serve /metrics (the default command)"),
         ))
         .subcommand(check)
+        .subcommand(test)
         .subcommand(
             Command::new("demo-app")
                 .about(
@@ -195,6 +213,21 @@ pub fn command() -> Command {
         )
 }
 
+fn files_arg() -> Arg {
+    Arg::new("files")
+        .required(true)
+        .num_args(1..)
+        .value_name("FILE")
+}
+
+fn files_of(m: &ArgMatches) -> Vec<PathBuf> {
+    m.get_many::<String>("files")
+        .into_iter()
+        .flatten()
+        .map(PathBuf::from)
+        .collect()
+}
+
 /// Parses the process arguments.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error> {
     let m = command().try_get_matches_from(args)?;
@@ -203,7 +236,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error>
             Some(("config", cc)) => {
                 Cmd::CheckConfig(PathBuf::from(cc.get_one::<String>("file").unwrap()))
             }
+            Some(("rules", r)) => Cmd::CheckRules(files_of(r)),
             _ => unreachable!("clap requires a check subcommand"),
+        },
+        Some(("test", t)) => match t.subcommand() {
+            Some(("rules", r)) => Cmd::TestRules(files_of(r)),
+            _ => unreachable!("clap requires a test subcommand"),
         },
         Some(("run", r)) => Cmd::Run(Box::new(run_from(r))),
         Some(("demo-app", d)) => {
@@ -287,6 +325,20 @@ mod tests {
             .chain(a.iter().copied())
             .map(String::from)
             .collect()
+    }
+
+    #[test]
+    fn check_rules_and_test_rules_take_several_files() {
+        let Cmd::CheckRules(f) = parse(args(&["check", "rules", "a.yml", "b.yml"])).unwrap() else {
+            panic!("expected check rules")
+        };
+        assert_eq!(f, [PathBuf::from("a.yml"), PathBuf::from("b.yml")]);
+        let Cmd::TestRules(f) = parse(args(&["test", "rules", "t_test.yml"])).unwrap() else {
+            panic!("expected test rules")
+        };
+        assert_eq!(f, [PathBuf::from("t_test.yml")]);
+        assert!(parse(args(&["check", "rules"])).is_err());
+        assert!(parse(args(&["test", "rules"])).is_err());
     }
 
     #[test]

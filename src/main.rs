@@ -8,7 +8,7 @@ mod demo_app;
 mod exposition;
 mod logging;
 mod promql;
-pub mod rules;
+mod rules;
 mod selfmetrics;
 mod server;
 mod sources;
@@ -33,6 +33,8 @@ fn main() -> ExitCode {
     };
     match cmd {
         cli::Cmd::CheckConfig(file) => check_config(&file),
+        cli::Cmd::CheckRules(files) => check_rules(&files),
+        cli::Cmd::TestRules(files) => test_rules(&files),
         cli::Cmd::Run(args) => run(*args),
         cli::Cmd::DemoApp(listen) => demo_app::run(&listen),
     }
@@ -53,6 +55,54 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             eprintln!("  FAILED: {} problem(s)", diags.len());
             ExitCode::from(1)
         }
+    }
+}
+
+/// `check rules FILE...`: like `promtool check rules`; exit 1 when any file has a problem.
+fn check_rules(files: &[std::path::PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for file in files {
+        println!("Checking {}", file.display());
+        match rules::file::load(file) {
+            Ok(rf) => println!("  SUCCESS: {} rules found\n", rf.rule_count()),
+            Err(diags) => {
+                ok = false;
+                eprintln!("  FAILED:");
+                for d in &diags {
+                    eprintln!("{d}");
+                }
+                eprintln!();
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `test rules TESTFILE...`: runs promtool's rule unit-test files; exit 1 when any test fails.
+fn test_rules(files: &[std::path::PathBuf]) -> ExitCode {
+    let mut ok = true;
+    for file in files {
+        println!("Unit Testing:  {}", file.display());
+        let outcome = rules::unittest::run_file(file);
+        if outcome.errors.is_empty() {
+            println!("  SUCCESS\n");
+        } else {
+            ok = false;
+            eprintln!("  FAILED:");
+            for e in &outcome.errors {
+                eprintln!("{e}");
+            }
+            eprintln!();
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -170,7 +170,7 @@ pub enum EvalInput {
 pub struct EvalError {
     pub message: String,
     /// True when the state was left as Prometheus leaves it on error: the engine must not
-    /// call `to_send` for this rule in this cycle.
+    /// call `due_notifications` for this rule in this cycle.
     pub skip_send: bool,
 }
 

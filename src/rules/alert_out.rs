@@ -82,7 +82,12 @@ impl Alert {
 impl AlertRule {
     /// The alerts to send at `t` (firing ones not sent within the resend delay, fresh and
     /// retained resolutions), marking them sent. Skip it after an `EvalError` with `skip_send`.
-    pub fn to_send(&mut self, t: i64, resend_delay_ms: i64, interval_ms: i64) -> Vec<Notification> {
+    pub fn due_notifications(
+        &mut self,
+        t: i64,
+        resend_delay_ms: i64,
+        interval_ms: i64,
+    ) -> Vec<Notification> {
         let mut out = Vec::new();
         for a in self.alerts.values_mut() {
             if !a.needs_sending(t, resend_delay_ms) {

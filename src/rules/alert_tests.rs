@@ -190,33 +190,33 @@ fn labels_templates_and_duplicates() {
 fn resend_timing_and_ends_at() {
     let mut r = rule(0, 0);
     r.eval(0, ok(&[smp("a", 1.0)])).unwrap();
-    let n = r.to_send(0, M, 30 * S);
+    let n = r.due_notifications(0, M, 30 * S);
     assert_eq!(n.len(), 1);
     assert_eq!(
         (n[0].starts_at_ms, n[0].ends_at_ms, n[0].resolved),
         (0, 4 * M, false)
     );
     // Re-sent only once last_sent + delay < t (strictly): not at 1 m, at 1 m 30 s.
-    assert!(r.to_send(30 * S, M, 30 * S).is_empty());
-    assert!(r.to_send(M, M, 30 * S).is_empty());
-    let n = r.to_send(M + 30 * S, M, 30 * S);
+    assert!(r.due_notifications(30 * S, M, 30 * S).is_empty());
+    assert!(r.due_notifications(M, M, 30 * S).is_empty());
+    let n = r.due_notifications(M + 30 * S, M, 30 * S);
     assert_eq!(n[0].ends_at_ms, M + 30 * S + 4 * M);
     // endsAt uses max(resend delay, interval).
-    let n = r.to_send(5 * M, M, 2 * M);
+    let n = r.due_notifications(5 * M, M, 2 * M);
     assert_eq!(n[0].ends_at_ms, 5 * M + 8 * M);
     // Resolution is sent at once with its resolve time, then re-sent during retention.
     r.eval(5 * M + 10 * S, ok(&[])).unwrap();
-    let n = r.to_send(5 * M + 10 * S, M, 30 * S);
+    let n = r.due_notifications(5 * M + 10 * S, M, 30 * S);
     assert_eq!(
         (n[0].resolved, n[0].ends_at_ms, n[0].starts_at_ms),
         (true, 5 * M + 10 * S, 0)
     );
-    assert!(r.to_send(6 * M, M, 30 * S).is_empty());
-    assert_eq!(r.to_send(6 * M + 11 * S, M, 30 * S).len(), 1);
+    assert!(r.due_notifications(6 * M, M, 30 * S).is_empty());
+    assert_eq!(r.due_notifications(6 * M + 11 * S, M, 30 * S).len(), 1);
     // Pending alerts are never sent.
     let mut r = rule(5 * M, 0);
     r.eval(0, ok(&[smp("a", 1.0)])).unwrap();
-    assert!(r.to_send(0, M, M).is_empty());
+    assert!(r.due_notifications(0, M, M).is_empty());
 }
 
 #[test]

@@ -69,7 +69,7 @@ fn restore_keeps_for_and_firing_state() {
     // A firing alert keeps fired_at, keep_firing_since and last_sent_at.
     let mut f = rule(0, 5 * M);
     f.eval(0, ok(&[smp("a", f64::NAN)])).unwrap();
-    f.to_send(0, M, M);
+    f.due_notifications(0, M, M);
     f.eval(M, ok(&[])).unwrap();
     let json = serde_json::to_string(&f.snapshot(M)).unwrap();
     assert!(json.contains("\"value\":null"), "{json}");
@@ -88,7 +88,7 @@ fn restore_keeps_for_and_firing_state() {
     );
     g.eval(6 * M, ok(&[])).unwrap(); // keep_firing_for counted from before the restart
     assert_eq!(g.alerts().next().unwrap().resolved_at_ms, Some(6 * M));
-    assert_eq!(g.to_send(6 * M, M, M)[0].starts_at_ms, 0);
+    assert_eq!(g.due_notifications(6 * M, M, M)[0].starts_at_ms, 0);
     // Beyond the outage tolerance nothing is restored; another rule's state is refused.
     let mut h = rule(0, 5 * M);
     assert_eq!(
@@ -135,12 +135,12 @@ fn no_data_policies() {
     }
     // keep_last: stays firing and keeps being re-sent.
     let mut r = start(Some(Policy::KeepLast));
-    r.to_send(0, M, M);
+    r.due_notifications(0, M, M);
     for t in [M, 2 * M, 3 * M] {
         r.eval(t, EvalInput::NoData).unwrap();
     }
     assert_eq!(states(&r), vec![("a".into(), AlertState::Firing)]);
-    assert_eq!(r.to_send(3 * M, M, M).len(), 1);
+    assert_eq!(r.due_notifications(3 * M, M, M).len(), 1);
     // alerting: existing alerts stay, plus a rule-level no_data alert through `for`.
     let mut r = rule(2 * M, 0);
     r.spec.no_data = Some(Policy::Alerting);
@@ -172,7 +172,7 @@ fn on_error_policies() {
         let mut r = rule(0, 0);
         r.spec.on_error = p;
         r.eval(0, ok(&[smp("a", 1.0)])).unwrap();
-        r.to_send(0, M, M);
+        r.due_notifications(0, M, M);
         r
     };
     let boom = || EvalInput::Error("query timed out".into());
@@ -186,7 +186,7 @@ fn on_error_policies() {
     let mut r = start(Some(Policy::KeepLast));
     let e = r.eval(2 * M, boom()).unwrap_err();
     assert!(!e.skip_send);
-    assert_eq!(r.to_send(2 * M, M, M).len(), 1);
+    assert_eq!(r.due_notifications(2 * M, M, M).len(), 1);
     // ok: resolves.
     let mut r = start(Some(Policy::Ok));
     assert!(r.eval(M, boom()).is_err());

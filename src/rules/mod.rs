@@ -1,4 +1,9 @@
-//! The rules engine: alert lifecycle and templating (more modules join as they land).
+//! The rules engine: Prometheus rule files (`file`), their evaluation over a sample store
+//! (`groupeval`), `telltale test rules` (`unittest`, over promtool's test format), the alert
+//! lifecycle (`alert`, `alert_out`) and templating (`template`).
+//!
+//! `standin` holds the minimal alert stepping and template expansion that `test rules` uses
+//! until it is switched to `alert` and `template`.
 
 pub mod alert;
 mod alert_ext;
@@ -7,4 +12,12 @@ pub mod alert_out;
 mod alert_tests;
 #[cfg(test)]
 mod alert_tests2;
+pub mod file;
+#[cfg(test)]
+mod file_tests;
+pub mod groupeval;
+pub mod series;
+pub mod standin;
 pub mod template;
+pub mod testfile;
+pub mod unittest;

@@ -22,8 +22,6 @@ mod tests;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use funcs::{humanize, humanize1024, humanize_duration, humanize_timestamp};
-
 pub type StrMap = BTreeMap<String, String>;
 
 /// A template value: Go's dynamic types as far as alert templates can produce them.

@@ -1,0 +1,338 @@
+//! Rule files in Prometheus' format, decoded strictly and validated with Prometheus' own rules
+//! (and messages, so `check rules` output reads like promtool's), every problem at once.
+//!
+//! Every `expr` is parsed by the local PromQL evaluator at load time, so a rule that loads is a
+//! rule we can evaluate: an unsupported construct is a load error, never a wrong answer.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::promql::{self, Plan};
+use crate::yaml::{self, Decoder, Diag, Fields, Node, Pos};
+
+/// One rule file: its groups in file order.
+#[derive(Clone, Debug)]
+pub struct RuleFile {
+    #[allow(dead_code)] // for the rules API (issue 4, item 7)
+    pub path: String,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: String,
+    /// `None`: the global evaluation interval.
+    pub interval: Option<Duration>,
+    /// Max alerts per alerting rule / series per recording rule; 0 = no limit.
+    pub limit: u64,
+    /// `None`: the global rule query offset.
+    pub query_offset: Option<Duration>,
+    /// Group labels (Prometheus 3); rule labels win on conflict.
+    pub labels: Vec<(String, String)>,
+    pub rules: Vec<Rule>,
+    pub pos: Pos,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Alert,
+    Record,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub kind: Kind,
+    /// The alert name or the recorded metric name.
+    pub name: String,
+    #[allow(dead_code)] // for the rules API (issue 4, item 7)
+    pub expr_text: String,
+    pub expr: Plan,
+    pub for_: Duration,
+    pub keep_firing_for: Duration,
+    /// Rule labels, group labels merged in (rule labels win), in file order.
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
+    #[allow(dead_code)] // for run-time errors that point at the rule
+    pub pos: Pos,
+}
+
+impl RuleFile {
+    pub fn rule_count(&self) -> usize {
+        self.groups.iter().map(|g| g.rules.len()).sum()
+    }
+}
+
+/// Reads, decodes and validates one rule file.
+pub fn load(path: &Path) -> Result<RuleFile, Vec<Diag>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diag {
+            file: name.clone(),
+            pos: Pos { line: 0, col: 0 },
+            path: String::new(),
+            msg: format!("cannot read rule file: {e}"),
+        }]
+    })?;
+    parse(&name, &text)
+}
+
+/// Decodes and validates rule-file text; `file` names it in messages.
+pub fn parse(file: &str, text: &str) -> Result<RuleFile, Vec<Diag>> {
+    let root = yaml::parse(file, text).map_err(|d| vec![d])?;
+    let mut d = Decoder::new(file);
+    let groups = decode_file(&mut d, &root);
+    if d.ok() {
+        Ok(RuleFile {
+            path: file.to_string(),
+            groups,
+        })
+    } else {
+        Err(d.diags)
+    }
+}
+
+/// A metric name as Prometheus 2 accepts it: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub fn valid_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// The position of `key` in mapping `n` (the mapping's own position when absent).
+fn key_pos(n: &Node, key: &str) -> Pos {
+    match &n.value {
+        yaml::Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.scalar() == Some(key))
+            .map_or(n.pos, |(k, _)| k.pos),
+        _ => n.pos,
+    }
+}
+
+fn decode_file(d: &mut Decoder, root: &Node) -> Vec<Group> {
+    let Some(mut f) = d.map(root, "") else {
+        return Vec::new();
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    if let Some(n) = f.get("groups") {
+        for item in d.seq(n, "groups") {
+            let first = d.diags.len();
+            let Some(g) = decode_group(d, item) else {
+                continue;
+            };
+            // Group-level problems come before the problems of its rules, as in Prometheus.
+            let msg = if g.name.is_empty() {
+                Some("Groupname must not be empty".to_string())
+            } else if groups.iter().any(|x| x.name == g.name) {
+                Some(format!(
+                    "groupname: {:?} is repeated in the same file",
+                    g.name
+                ))
+            } else {
+                None
+            };
+            if let Some(msg) = msg {
+                d.error(g.pos, "", msg);
+                let e = d.diags.pop().expect("just pushed");
+                d.diags.insert(first, e);
+            }
+            groups.push(g);
+        }
+    }
+    f.finish(d, "rule file");
+    groups
+}
+
+/// An optional duration; messages name it as `<path>: <key>`.
+fn opt_duration(d: &mut Decoder, f: &mut Fields, path: &str, key: &str) -> Option<(Duration, Pos)> {
+    let n = f.get(key)?;
+    d.duration(n, &format!("{path}: {key}")).map(|v| (v, n.pos))
+}
+
+/// Labels (or annotations) as a mapping; each invalid name reported at its key.
+fn labels(
+    d: &mut Decoder,
+    n: &Node,
+    path: &str,
+    what: &str,
+    forbid_name: bool,
+) -> Vec<(String, String)> {
+    let out = d.string_map(n, path);
+    for (k, _) in &out {
+        if !promql::valid_label_name(k) || (forbid_name && k == promql::NAME) {
+            d.error(key_pos(n, k), path, format!("invalid {what} name: {k}"));
+        }
+    }
+    out
+}
+
+fn decode_group(d: &mut Decoder, n: &Node) -> Option<Group> {
+    // The group's name is needed for the path of every message below, so read it first.
+    let name = match &n.value {
+        yaml::Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.scalar() == Some("name"))
+            .and_then(|(_, v)| v.scalar())
+            .unwrap_or("")
+            .to_string(),
+        _ => String::new(),
+    };
+    let path = format!("group {name:?}");
+    let mut f = d.map(n, &path)?;
+    // Messages inside the group name it the way Prometheus does, not as a YAML path.
+    let at = |k: &str| format!("group {name:?}: {k}");
+    if let Some(v) = f.get("name") {
+        d.string(v, &at("name"));
+    }
+    let mut g = Group {
+        name: name.clone(),
+        interval: None,
+        limit: 0,
+        query_offset: None,
+        labels: Vec::new(),
+        rules: Vec::new(),
+        pos: key_pos(n, "name"),
+    };
+    if let Some((v, pos)) = opt_duration(d, &mut f, &path, "interval") {
+        if v.is_zero() {
+            d.error(pos, &at("interval"), "must be greater than 0");
+        }
+        g.interval = Some(v);
+    }
+    g.query_offset = opt_duration(d, &mut f, &path, "query_offset").map(|(v, _)| v);
+    if let Some(v) = f.get("limit") {
+        g.limit = d.u64(v, &at("limit")).unwrap_or(0);
+    }
+    if let Some(v) = f.get("labels") {
+        g.labels = labels(d, v, &path, "label", true);
+    }
+    if let Some(v) = f.get("rules") {
+        for (i, item) in d.seq(v, &at("rules")).iter().enumerate() {
+            if let Some(r) = decode_rule(d, item, &name, i + 1, &g.labels) {
+                g.rules.push(r);
+            }
+        }
+    }
+    f.finish(d, "rule group");
+    Some(g)
+}
+
+fn decode_rule(
+    d: &mut Decoder,
+    n: &Node,
+    group: &str,
+    index: usize,
+    group_labels: &[(String, String)],
+) -> Option<Rule> {
+    let scalar_of = |key: &str| match &n.value {
+        yaml::Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.scalar() == Some(key))
+            .and_then(|(_, v)| v.scalar().map(|s| (s.to_string(), v.pos))),
+        _ => None,
+    };
+    let record = scalar_of("record");
+    let alert = scalar_of("alert");
+    let name = alert
+        .as_ref()
+        .or(record.as_ref())
+        .map_or(String::new(), |(s, _)| s.clone());
+    let path = format!("group {group:?}, rule {index}, {name:?}");
+    let mut f = d.map(n, &path)?;
+    let before = d.diags.len();
+    let rec = f.get("record").and_then(|v| d.string(v, &path));
+    let alt = f.get("alert").and_then(|v| d.string(v, &path));
+    let name_pos = alert
+        .as_ref()
+        .or(record.as_ref())
+        .map_or(n.pos, |(_, p)| *p);
+    let (kind, rec_set, alt_set) = (
+        if rec.is_some() {
+            Kind::Record
+        } else {
+            Kind::Alert
+        },
+        rec.as_deref().is_some_and(|s| !s.is_empty()),
+        alt.as_deref().is_some_and(|s| !s.is_empty()),
+    );
+    if rec_set && alt_set {
+        d.error(
+            name_pos,
+            &path,
+            "only one of 'record' and 'alert' must be set",
+        );
+    } else if !rec_set && !alt_set {
+        d.error(n.pos, &path, "one of 'record' or 'alert' must be set");
+    }
+    let mut expr = None;
+    let expr_node = f.get("expr");
+    let expr_text = expr_node
+        .and_then(|v| d.string(v, &path))
+        .unwrap_or_default();
+    match expr_node {
+        Some(v) if !expr_text.is_empty() => match promql::parse(&expr_text) {
+            Ok(p) => expr = Some(p),
+            Err(e) => d.error(v.pos, &path, format!("could not parse expression: {e}")),
+        },
+        _ => d.error(n.pos, &path, "field 'expr' must be set in rule"),
+    }
+    let for_ = opt_duration(d, &mut f, &path, "for");
+    let keep = opt_duration(d, &mut f, &path, "keep_firing_for");
+    let rule_labels = f.get("labels").map(|v| labels(d, v, &path, "label", true));
+    let ann_node = f.get("annotations");
+    let annotations = ann_node.map(|v| labels(d, v, &path, "annotation", false));
+    if kind == Kind::Record && rec_set {
+        if annotations.as_ref().is_some_and(|a| !a.is_empty()) {
+            let pos = ann_node.map_or(n.pos, |v| v.pos);
+            d.error(pos, &path, "invalid field 'annotations' in recording rule");
+        }
+        for (key, v) in [("for", for_), ("keep_firing_for", keep)] {
+            if let Some((dur, pos)) = v {
+                if !dur.is_zero() {
+                    d.error(
+                        pos,
+                        &path,
+                        format!("invalid field '{key}' in recording rule"),
+                    );
+                }
+            }
+        }
+        if !valid_metric_name(&name) {
+            d.error(
+                name_pos,
+                &path,
+                format!("invalid recording rule name: {name}"),
+            );
+            if name.contains('{') || name.contains('}') {
+                d.error(
+                    name_pos,
+                    &path,
+                    format!(
+                        "braces present in the recording rule name; should it be in expr?: {name}"
+                    ),
+                );
+            }
+        }
+    }
+    f.finish(d, "rule");
+    if d.diags.len() > before {
+        return None;
+    }
+    let mut merged: Vec<(String, String)> = group_labels
+        .iter()
+        .filter(|(k, _)| !rule_labels.iter().flatten().any(|(rk, _)| rk == k))
+        .cloned()
+        .collect();
+    merged.extend(rule_labels.unwrap_or_default());
+    Some(Rule {
+        kind,
+        name,
+        expr_text,
+        expr: expr?,
+        for_: for_.map_or(Duration::ZERO, |(v, _)| v),
+        keep_firing_for: keep.map_or(Duration::ZERO, |(v, _)| v),
+        labels: merged,
+        annotations: annotations.unwrap_or_default(),
+        pos: n.pos,
+    })
+}
