@@ -40,10 +40,6 @@ measure() { # name pid port -> "cpu_per_scrape_s rps rss_kib"
   echo "$cpu $rps $(rss_kib "$pid")"
 }
 
-local n = 0
-response = function() n = n + 1; if n >= $SCRAPES then wrk.thread:stop() end end
-LUA
-
 "$NE" --web.listen-address=127.0.0.1:19190 --web.disable-exporter-metrics "${flags[@]}" --no-collector.netdev.netlink >"$tmp/ne.log" 2>&1 &
 ne_pid=$!
 "$TT" --web.listen-address=127.0.0.1:19191 "${flags[@]}" >"$tmp/tt.log" 2>&1 &
