@@ -8,6 +8,9 @@
 #   bench/sources.sh                                  # 1,000 targets, 10,000 items, 60 s + 3 x 60 s
 #   TARGETS=1000 ITEMS=10000 WARMUP=60 WINDOW=60 WINDOWS=3 SAMPLE=5 PORTS=1 bench/sources.sh
 #
+# The store keeps 1 h of samples (storage.retention), so RSS grows for the first hour: a run of a
+# few minutes shows the start-up figure; WINDOW=600 WINDOWS=6 shows the steady state.
+#
 # PORTS=N spreads the targets over N listening ports (127.0.0.1:JSON_PORT...+N-1): with N=TARGETS
 # every target is its own "host" and keeps its own keep-alive connection, as in production where
 # the apps run on different machines; with the default 1 they all share one host's pool.
@@ -235,6 +238,13 @@ grep -q ready "$tmp/stub.log" || { cat "$tmp/stub.log"; exit 1; }
 tt_pid=$!
 pids+=("$tt_pid")
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$TT_PORT/metrics" && break; sleep 0.1; done
+# A port clash would measure someone else's server: check that ours answer.
+for port in "$JSON_PORT" "$ZBX_PORT"; do
+  curl -sf "http://127.0.0.1:$port/stats" | grep -q item_get_items \
+    || { echo "stub not answering on 127.0.0.1:$port"; cat "$tmp/stub.log"; exit 1; }
+done
+kill -0 "$tt_pid" 2>/dev/null && curl -sf "http://127.0.0.1:$TT_PORT/metrics" | grep -q '^telltale_' \
+  || { echo "telltale not answering on 127.0.0.1:$TT_PORT"; cat "$tmp/telltale.log"; exit 1; }
 
 echo "telltale pid $tt_pid: $TARGETS JSON targets on $PORTS port(s) + $ITEMS Zabbix items, every $INTERVAL;" \
   "warm-up ${WARMUP}s, then $WINDOWS x ${WINDOW}s windows sampled every ${SAMPLE}s"
