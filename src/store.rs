@@ -79,15 +79,21 @@ impl Store {
             f.samples.retain(|s| {
                 let mut labels = s.labels.clone();
                 labels.sort();
-                let key = SeriesKey {
+                let probe = SeriesKey {
                     name: Arc::clone(&name),
                     labels: Arc::new(labels),
                 };
                 let ts = s.timestamp_ms.unwrap_or(now_ms);
-                if !series.contains_key(&key) && series.len() >= max_series {
-                    refused += 1;
-                    return false;
-                }
+                // The stored key is reused for `seen`, so a series' labels are held once, not
+                // once more per poll.
+                let key = match series.get_key_value(&probe) {
+                    Some((k, _)) => k.clone(),
+                    None if series.len() >= max_series => {
+                        refused += 1;
+                        return false;
+                    }
+                    None => probe,
+                };
                 let entry = series.entry(key.clone()).or_default();
                 // Samples are appended in time order; an older or repeated one is ignored.
                 if entry.samples.back().is_none_or(|(t, _)| *t < ts) {
@@ -240,6 +246,17 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].1, vec![(1000, 1.0), (2000, 2.0)]);
         assert_eq!(s.latest_families()[0].samples[0].value, 2.0);
+    }
+
+    #[test]
+    fn a_series_labels_are_held_once_across_polls() {
+        let s = Store::new(limits(100));
+        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
+        s.ingest("a", vec![fam("m", &[("x", 2.0)])], 2000);
+        let inner = s.inner.read().unwrap();
+        let (stored, _) = inner.series.iter().next().unwrap();
+        let seen = inner.latest["a"].1.iter().next().unwrap();
+        assert!(Arc::ptr_eq(&stored.labels, &seen.labels));
     }
 
     #[test]

@@ -115,7 +115,14 @@ pub fn parse_size(s: &str) -> Option<usize> {
 /// Builds a client for one target (connection reuse within the target; no proxies from the
 /// environment, since targets are addressed explicitly).
 pub fn client(c: &HttpConfig) -> Result<reqwest::Client, String> {
+    shared_client(c, 1)
+}
+
+/// A client for `users` targets with the same settings: one TLS setup and one pool, keeping up
+/// to one idle connection per user to any one host.
+pub fn shared_client(c: &HttpConfig, users: usize) -> Result<reqwest::Client, String> {
     builder(c)?
+        .pool_max_idle_per_host(users.max(1))
         .build()
         .map_err(|e| format!("cannot build HTTP client: {}", root_cause(&e)))
 }
@@ -234,7 +241,9 @@ pub async fn fetch(
         {
             return Err(FetchError::BodyTooLarge(c.body_size_limit));
         }
-        let mut body = Vec::new();
+        // Sized from Content-Length (within the cap) so a large body is not copied as it grows.
+        let expected = resp.content_length().unwrap_or(0) as usize;
+        let mut body = Vec::with_capacity(expected.min(c.body_size_limit));
         while let Some(chunk) = resp.chunk().await.map_err(classify)? {
             if body.len() + chunk.len() > c.body_size_limit {
                 return Err(FetchError::BodyTooLarge(c.body_size_limit));

@@ -2,6 +2,7 @@
 //! families by JSONPath mappings, and report per-target health with a bounded set of error
 //! reasons. A failed poll exports only the health series, so stale data never looks current.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -47,13 +48,28 @@ pub struct JsonSource {
     errors: [AtomicU64; REASONS.len()],
 }
 
-/// Makes a source per configured target.
+/// Makes a source per configured target. Targets with the same HTTP settings share one client,
+/// as a Prometheus scrape pool does: a client per target costs a TLS configuration and session
+/// cache each (tens of KiB), which for a thousand targets was a third of the process's memory.
 pub fn build(targets: &[JsonTarget]) -> Result<Vec<std::sync::Arc<dyn Source>>, String> {
+    let mut users: HashMap<String, usize> = HashMap::new();
+    for t in targets {
+        *users.entry(format!("{:?}", t.http)).or_default() += 1;
+    }
+    let mut clients: HashMap<String, reqwest::Client> = HashMap::new();
     targets
         .iter()
         .map(|t| {
-            let client =
-                http::client(&t.http).map_err(|e| format!("json target {}: {e}", t.name))?;
+            let key = format!("{:?}", t.http);
+            let client = match clients.get(&key) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = http::shared_client(&t.http, users[&key])
+                        .map_err(|e| format!("json target {}: {e}", t.name))?;
+                    clients.insert(key, c.clone());
+                    c
+                }
+            };
             Ok(std::sync::Arc::new(JsonSource {
                 cfg: t.clone(),
                 client,

@@ -90,7 +90,7 @@ impl Zabbix {
         if !self.cfg.host_groups.is_empty() {
             let filter =
                 json!({"output": ["groupid", "name"], "filter": {"name": self.cfg.host_groups}});
-            let groups = st.client.call("hostgroup.get", &filter).await?;
+            let groups: serde_json::Value = st.client.call("hostgroup.get", &filter).await?;
             self.warn_missing(
                 "host group",
                 &self.cfg.host_groups,
@@ -105,7 +105,7 @@ impl Zabbix {
         let ids = if no_groups {
             Vec::new()
         } else {
-            let hosts = st.client.call("host.get", &params).await?;
+            let hosts: serde_json::Value = st.client.call("host.get", &params).await?;
             if !self.cfg.hosts.is_empty() {
                 self.warn_missing("host", &self.cfg.hosts, &parse_field(&hosts, "host")?);
             }
@@ -129,7 +129,8 @@ impl Zabbix {
         let mut items = Vec::new();
         for chunk in ids.chunks(self.cfg.chunk_size) {
             params["hostids"] = json!(chunk);
-            items.extend(parse_items(st.client.call("item.get", &params).await?)?);
+            let chunk: Vec<Item> = st.client.call("item.get", &params).await?;
+            items.extend(chunk);
         }
         Ok(convert(&self.cfg, &items, now_ms.div_euclid(1000)))
     }

@@ -49,12 +49,6 @@ pub struct Item {
     pub hosts: Vec<HostRef>,
 }
 
-/// Decodes `item.get`'s result.
-pub fn parse_items(result: Value) -> Result<Vec<Item>, Failure> {
-    serde_json::from_value(result)
-        .map_err(|e| Failure::new(Reason::Decode, format!("item.get: unexpected result: {e}")))
-}
-
 /// `field` of every object in a `host.get`/`hostgroup.get` result.
 pub fn parse_field(result: &Value, field: &str) -> Result<Vec<String>, Failure> {
     let rows = result.as_array().ok_or_else(|| {

@@ -27,10 +27,9 @@ fn recorded_items() -> Vec<Item> {
         env!("CARGO_MANIFEST_DIR")
     );
     let body = std::fs::read(p).unwrap();
-    let result = super::super::zabbix_api::decode_response(&body)
+    super::super::zabbix_api::decode_response_as::<Vec<Item>>(&body)
         .unwrap()
-        .unwrap();
-    parse_items(result).unwrap()
+        .unwrap()
 }
 
 /// "Now" for the recording: ten seconds after its newest value.
@@ -282,10 +281,10 @@ fn host_and_group_answers_decode() {
         parse_field(&json!("x"), "hostid").unwrap_err().reason,
         Reason::Decode
     );
-    assert_eq!(
-        parse_items(json!({"a": 1})).unwrap_err().reason,
-        Reason::Decode
-    );
+    let not_items = br#"{"jsonrpc":"2.0","result":{"a":1},"id":3}"#;
+    let f = super::super::zabbix_api::decode_response_as::<Vec<Item>>(not_items).unwrap_err();
+    assert_eq!(f.reason, Reason::Decode);
+    assert!(f.msg.starts_with("unexpected result: "), "{}", f.msg);
 }
 
 #[test]
