@@ -93,6 +93,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diag>> {
     if d.ok() {
         Ok(cfg)
     } else {
+        // In file order, whatever order the checks ran in.
+        d.diags.sort_by_key(|x| (x.pos.line, x.pos.col));
         Err(d.diags)
     }
 }
