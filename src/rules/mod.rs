@@ -1,9 +1,6 @@
 //! The rules engine: Prometheus rule files (`file`), their evaluation over a sample store
 //! (`groupeval`), `telltale test rules` (`unittest`, over promtool's test format), the alert
 //! lifecycle (`alert`, `alert_out`) and templating (`template`).
-//!
-//! `standin` holds the minimal alert stepping and template expansion that `test rules` uses
-//! until it is switched to `alert` and `template`.
 
 pub mod alert;
 mod alert_ext;
@@ -17,7 +14,6 @@ pub mod file;
 mod file_tests;
 pub mod groupeval;
 pub mod series;
-pub mod standin;
 pub mod template;
 pub mod testfile;
 pub mod unittest;

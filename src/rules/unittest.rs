@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::alert::AlertState;
 use super::file::{self, Group, Kind, RuleFile};
-use super::groupeval::{eval_group, Env, RuleState};
+use super::groupeval::{eval_group_mem, Env, RuleState};
 use super::series::{self, Item};
-use super::standin::State;
 use super::testfile::{self, AlertTest, TestFile, TestGroup};
 use crate::exposition::Labels;
 use crate::promql::{self, MemStore, Value};
@@ -168,8 +168,8 @@ fn run_group(tf: &TestFile, tg: &TestGroup, groups: &[&Group]) -> Vec<String> {
         format!("    name: {},\n", tg.name)
     };
     let env = Env {
-        external_labels: &tg.external_labels,
-        external_url: &tg.external_url,
+        external_labels: std::sync::Arc::new(tg.external_labels.iter().cloned().collect()),
+        external_url: tg.external_url.clone(),
     };
     let maxt = tg
         .alert_rule_test
@@ -181,17 +181,26 @@ fn run_group(tf: &TestFile, tg: &TestGroup, groups: &[&Group]) -> Vec<String> {
     let mut alert_times: Vec<i64> = tg.alert_rule_test.iter().map(|t| ms(t.eval_time)).collect();
     alert_times.sort();
     alert_times.dedup();
-    let mut states: Vec<Vec<RuleState>> = groups
+    let states: Result<Vec<Vec<RuleState>>, String> = groups
         .iter()
-        .map(|g| vec![RuleState::default(); g.rules.len()])
+        .map(|g| {
+            g.rules
+                .iter()
+                .map(|r| RuleState::new(r, g.limit, &env))
+                .collect()
+        })
         .collect();
+    let mut states = match states {
+        Ok(s) => s,
+        Err(e) => return vec![format!("    {e}")],
+    };
     let mut errs = Vec::new();
     let mut curr = 0;
     let mut ts = 0;
     while ts <= maxt {
         let mut eval_errs = Vec::new();
         for (g, st) in groups.iter().zip(states.iter_mut()) {
-            for (rule, e) in eval_group(g, st, ts, &mut store, &env) {
+            for (rule, e) in eval_group_mem(g, st, ts, &mut store) {
                 eval_errs.push(format!(
                     "    rule: {rule}, time: {}, err: {e}",
                     go_duration(ts)
@@ -239,7 +248,8 @@ fn check_alerts(test: &AlertTest, groups: &[&Group], states: &[Vec<RuleState>]) 
             if rule.kind != Kind::Alert || rule.name != test.alertname {
                 continue;
             }
-            for a in rs.alerts.values().filter(|a| a.state == State::Firing) {
+            let alerts = rs.alert.iter().flat_map(|a| a.alerts());
+            for a in alerts.filter(|a| a.state == AlertState::Firing) {
                 got.push((a.labels.clone(), sorted(a.annotations.clone())));
             }
         }
