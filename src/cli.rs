@@ -25,6 +25,12 @@ pub struct RunArgs {
     pub disable_exporter_metrics: bool,
     pub log_level: String,
     pub log_format: String,
+    /// `--rules GLOB`, repeatable: rule files on top of the config's `rule_files`.
+    pub rules: Vec<String>,
+    /// `--rules.state-file`: overrides the config's `rules.state_file`.
+    pub rules_state_file: Option<PathBuf>,
+    /// `--web.external-url`: where alerts link back to.
+    pub external_url: Option<String>,
 }
 
 pub enum Cmd {
@@ -64,6 +70,25 @@ fn run_args(cmd: Command) -> Command {
                 .value_name("PATH")
                 .default_value("/metrics")
                 .help("Path under which to expose metrics"),
+        )
+        .arg(
+            Arg::new("rules")
+                .long("rules")
+                .value_name("GLOB")
+                .action(ArgAction::Append)
+                .help("Rule files to load (path or glob; repeatable), besides the config's rule_files"),
+        )
+        .arg(
+            Arg::new("rules.state-file")
+                .long("rules.state-file")
+                .value_name("FILE")
+                .help("Keep alert state in FILE across restarts (default: the config's rules.state_file)"),
+        )
+        .arg(
+            Arg::new("web.external-url")
+                .long("web.external-url")
+                .value_name("URL")
+                .help("The URL under which telltale is reached, for alerts' links"),
         )
         .arg(
             Arg::new("web.disable-exporter-metrics")
@@ -299,6 +324,12 @@ fn run_from(m: &ArgMatches) -> RunArgs {
         disable_exporter_metrics: m.get_flag("web.disable-exporter-metrics"),
         log_level: s("log.level"),
         log_format: s("log.format"),
+        rules: m
+            .get_many::<String>("rules")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default(),
+        rules_state_file: m.get_one::<String>("rules.state-file").map(PathBuf::from),
+        external_url: m.get_one::<String>("web.external-url").cloned(),
     }
 }
 

@@ -19,6 +19,8 @@ pub struct Config {
     pub probes: Vec<crate::sources::probe::ProbeConfig>,
     pub zabbix: Vec<crate::sources::zabbix::ZabbixConfig>,
     pub json_targets: Vec<crate::sources::json::JsonTarget>,
+    /// `rule_files` and the `rules:` section.
+    pub rules: crate::rules::settings::RulesConfig,
 }
 
 /// Bounds of the in-memory sample store.
@@ -111,6 +113,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         probes: Vec::new(),
         zabbix: Vec::new(),
         json_targets: Vec::new(),
+        rules: Default::default(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -132,6 +135,12 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("json_targets") {
         cfg.json_targets = crate::sources::json::decode(d, n, "json_targets", &cfg.global);
+    }
+    if let Some(n) = f.get("rule_files") {
+        cfg.rules.files = d.string_list(n, "rule_files");
+    }
+    if let Some(n) = f.get("rules") {
+        crate::rules::settings::decode(d, n, &mut cfg.rules);
     }
     f.finish(d, "config");
     cfg

@@ -44,9 +44,26 @@ fn main() -> ExitCode {
 fn check_config(file: &std::path::Path) -> ExitCode {
     println!("Checking {}", file.display());
     match config::load(Some(file)) {
-        Ok(_) => {
-            println!("  SUCCESS: {} is valid", file.display());
-            ExitCode::SUCCESS
+        Ok(cfg) => {
+            let base = file.parent().unwrap_or(std::path::Path::new("."));
+            match rules::settings::load_files(base, &cfg.rules.files) {
+                Ok(files) => {
+                    let n: usize = files.iter().map(|f| f.rule_count()).sum();
+                    println!(
+                        "  SUCCESS: {} is valid ({n} rules in {} rule files)",
+                        file.display(),
+                        files.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(errs) => {
+                    for e in &errs {
+                        eprintln!("{e}");
+                    }
+                    eprintln!("  FAILED: {} problem(s) in rule files", errs.len());
+                    ExitCode::from(1)
+                }
+            }
         }
         Err(diags) => {
             for d in &diags {
@@ -146,7 +163,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
     };
     rt.block_on(async move {
         let store = Arc::new(store::Store::new(app::limits(&cfg)));
-        let running = match app::build(&args, cfg, &store, &[]) {
+        let running = match app::build(&args, cfg, &store, &[], None) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(err = %e, "cannot start");
@@ -167,7 +184,9 @@ fn run(args: cli::RunArgs) -> ExitCode {
             .as_ref()
             .map_or(config::EMBEDDED_NAME.to_string(), |p| p.display().to_string());
         tracing::info!(version = env!("CARGO_PKG_VERSION"), address = %addr, config = %cfg_name, "telltale listening");
-        match server::serve(app, listener).await {
+        let served = server::serve(Arc::clone(&app), listener).await;
+        app.shutdown();
+        match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(err = %e, "server failed");

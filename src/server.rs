@@ -26,7 +26,9 @@ pub fn router(app: Arc<App>) -> Router {
             get(|| async { "Ready\n" }).head(|| async { "" }),
         )
         .route("/-/reload", post(reload).put(reload))
-        .route("/api/v1/targets", get(targets));
+        .route("/api/v1/targets", get(targets))
+        .route("/api/v1/rules", get(rules_api))
+        .route("/api/v1/alerts", get(alerts_api));
     if telemetry != "/" {
         r = r.route("/", get(landing));
     }
@@ -154,6 +156,32 @@ async fn metrics(
 async fn targets(State(app): State<Arc<App>>) -> Response {
     let running = app.current();
     axum::Json(crate::sources::targets_json(&running.sources)).into_response()
+}
+
+/// Prometheus' API answers with empty lists when nothing is configured.
+async fn rules_api(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
+    use crate::rules::api;
+    let query = match api::RulesQuery::parse(&query_pairs(q.as_deref().unwrap_or(""))) {
+        Ok(q) => q,
+        Err(e) => {
+            let body = serde_json::json!({"status": "error", "errorType": "bad_data", "error": e});
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+    };
+    let data = match &app.current().engine {
+        Some(e) => api::rules(e, &query),
+        None => serde_json::json!({"groups": []}),
+    };
+    axum::Json(api::success(data)).into_response()
+}
+
+async fn alerts_api(State(app): State<Arc<App>>) -> Response {
+    use crate::rules::api;
+    let data = match &app.current().engine {
+        Some(e) => api::alerts(e),
+        None => serde_json::json!({"alerts": []}),
+    };
+    axum::Json(api::success(data)).into_response()
 }
 
 async fn reload(State(app): State<Arc<App>>) -> Response {

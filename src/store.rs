@@ -2,7 +2,8 @@
 //! families and the rules engine reads recent samples per series. Bounded by a retention window
 //! and a series limit; over the limit new series are refused and counted, never a crash.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::ops::Bound;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -31,7 +32,8 @@ struct Series {
 
 #[derive(Default)]
 struct Inner {
-    series: HashMap<SeriesKey, Series>,
+    /// Ordered by name first, so a selector with a metric name reads only that name's series.
+    series: BTreeMap<SeriesKey, Series>,
     /// What each source reported in its last poll: for exposition and for staleness.
     latest: BTreeMap<String, (Vec<Family>, HashSet<SeriesKey>)>,
 }
@@ -68,7 +70,17 @@ impl Store {
 
     /// Records one poll of `source` taken at `now_ms`. Samples without their own timestamp get
     /// `now_ms`; series the source reported last time but not now get a staleness marker.
-    pub fn ingest(&self, source: &str, mut families: Vec<Family>, now_ms: i64) {
+    pub fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) {
+        self.ingest_with(source, families, now_ms, true);
+    }
+
+    /// `ingest` for samples that rules read but `/metrics` serves otherwise (the host
+    /// collectors, gathered live for each scrape).
+    pub fn ingest_unexposed(&self, source: &str, families: Vec<Family>, now_ms: i64) {
+        self.ingest_with(source, families, now_ms, false);
+    }
+
+    fn ingest_with(&self, source: &str, mut families: Vec<Family>, now_ms: i64, expose: bool) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let Inner { series, latest } = &mut *inner;
         let mut seen = HashSet::new();
@@ -114,6 +126,9 @@ impl Store {
                     }
                 }
             }
+        }
+        if !expose {
+            families.clear();
         }
         latest.insert(source.to_string(), (families, seen));
         if refused > 0 {
@@ -162,20 +177,32 @@ impl Store {
         inner.latest.keys().cloned().collect()
     }
 
-    /// Samples in `[from_ms, to_ms]` of every series named `name` whose labels `keep` accepts.
-    #[cfg_attr(not(test), allow(dead_code))] // read by the rules engine (issue 4); tested here
+    /// Samples in `[from_ms, to_ms]` of every series named `name` (every series, for `None`)
+    /// whose key `keep` accepts, ordered by key.
     pub fn range(
         &self,
-        name: &str,
-        keep: impl Fn(&Labels) -> bool,
+        name: Option<&str>,
+        keep: impl Fn(&SeriesKey) -> bool,
         from_ms: i64,
         to_ms: i64,
     ) -> Vec<(SeriesKey, Vec<(i64, f64)>)> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<_> = inner
-            .series
-            .iter()
-            .filter(|(k, _)| &*k.name == name && keep(&k.labels))
+        let iter: Box<dyn Iterator<Item = (&SeriesKey, &Series)>> = match name {
+            Some(n) => {
+                let start = SeriesKey {
+                    name: Arc::from(n),
+                    labels: Arc::default(),
+                };
+                Box::new(
+                    inner
+                        .series
+                        .range((Bound::Included(start), Bound::Unbounded))
+                        .take_while(move |(k, _)| &*k.name == n),
+                )
+            }
+            None => Box::new(inner.series.iter()),
+        };
+        iter.filter(|(k, _)| keep(k))
             .map(|(k, s)| {
                 let pts = s
                     .samples
@@ -185,9 +212,7 @@ impl Store {
                     .collect();
                 (k.clone(), pts)
             })
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+            .collect()
     }
 
     pub fn families(&self) -> Vec<Family> {
@@ -242,7 +267,7 @@ mod tests {
         let s = Store::new(limits(100));
         s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
         s.ingest("a", vec![fam("m", &[("x", 2.0)])], 2000);
-        let r = s.range("m", |_| true, 0, 5000);
+        let r = s.range(Some("m"), |_| true, 0, 5000);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].1, vec![(1000, 1.0), (2000, 2.0)]);
         assert_eq!(s.latest_families()[0].samples[0].value, 2.0);
@@ -264,7 +289,12 @@ mod tests {
         let s = Store::new(limits(100));
         s.ingest("a", vec![fam("m", &[("x", 1.0), ("y", 5.0)])], 1000);
         s.ingest("a", vec![fam("m", &[("x", 1.0)])], 2000);
-        let y = s.range("m", |l| l.iter().any(|(_, v)| v == "y"), 0, 5000);
+        let y = s.range(
+            Some("m"),
+            |k| k.labels.iter().any(|(_, v)| v == "y"),
+            0,
+            5000,
+        );
         assert_eq!(y[0].1.len(), 2);
         assert!(is_stale(y[0].1[1].1));
         assert_eq!(s.latest_families()[0].samples.len(), 1);
@@ -278,7 +308,7 @@ mod tests {
             vec![fam("m", &[("1", 1.0), ("2", 1.0), ("3", 1.0)])],
             1000,
         );
-        assert_eq!(s.range("m", |_| true, 0, 5000).len(), 2);
+        assert_eq!(s.range(Some("m"), |_| true, 0, 5000).len(), 2);
         let refused = s
             .families()
             .into_iter()
@@ -287,7 +317,12 @@ mod tests {
         assert_eq!(refused.samples[0].value, 1.0);
         // Existing series still take new samples at the limit.
         s.ingest("a", vec![fam("m", &[("1", 2.0)])], 2000);
-        assert_eq!(s.range("m", |l| l[0].1 == "1", 0, 5000)[0].1.len(), 2);
+        assert_eq!(
+            s.range(Some("m"), |k| k.labels[0].1 == "1", 0, 5000)[0]
+                .1
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -296,10 +331,13 @@ mod tests {
         s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
         s.ingest("a", vec![fam("m", &[("x", 2.0)])], 70_000);
         s.compact(70_000);
-        assert_eq!(s.range("m", |_| true, 0, 100_000)[0].1, vec![(70_000, 2.0)]);
+        assert_eq!(
+            s.range(Some("m"), |_| true, 0, 100_000)[0].1,
+            vec![(70_000, 2.0)]
+        );
         s.remove_source("a", 80_000);
         s.compact(200_000);
-        assert!(s.range("m", |_| true, 0, 300_000).is_empty());
+        assert!(s.range(Some("m"), |_| true, 0, 300_000).is_empty());
         assert!(s.sources().is_empty());
     }
 
@@ -312,7 +350,7 @@ mod tests {
         f.samples[0].timestamp_ms = Some(400);
         f.samples[0].value = 9.0;
         s.ingest("z", vec![f], 2000);
-        assert_eq!(s.range("m", |_| true, 0, 5000)[0].1, vec![(500, 1.0)]);
+        assert_eq!(s.range(Some("m"), |_| true, 0, 5000)[0].1, vec![(500, 1.0)]);
     }
 
     #[test]
@@ -336,7 +374,7 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        let r = s.range("m", |_| true, 0, i64::MAX);
+        let r = s.range(Some("m"), |_| true, 0, i64::MAX);
         assert_eq!(r.len(), 4);
         assert!(r.iter().all(|(_, pts)| pts.len() == 200));
     }

@@ -15,6 +15,7 @@ mod memstore;
 mod plan;
 mod plan_binary;
 mod range_fns;
+mod storeq;
 #[cfg(test)]
 mod tests;
 

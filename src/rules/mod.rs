@@ -1,4 +1,4 @@
-//! The rules engine: Prometheus rule files (`file`), their evaluation over a sample store
+//! The rules engine: Prometheus rule files (`file`), the running engine (`engine*`, `api`), their evaluation over a sample store
 //! (`groupeval`), `telltale test rules` (`unittest`, over promtool's test format), the alert
 //! lifecycle (`alert`, `alert_out`) and templating (`template`).
 
@@ -9,11 +9,18 @@ pub mod alert_out;
 mod alert_tests;
 #[cfg(test)]
 mod alert_tests2;
+pub mod api;
+pub mod engine;
+mod engine_metrics;
+mod engine_sched;
+mod engine_state;
 pub mod file;
 #[cfg(test)]
 mod file_tests;
+pub mod globs;
 pub mod groupeval;
 pub mod series;
+pub mod settings;
 pub mod template;
 pub mod testfile;
 pub mod unittest;

@@ -4,11 +4,12 @@
 //! `ts <= eval_time < ts + interval` and sees only firing alerts; expression tests run after all
 //! evaluations, at their exact `eval_time`, over the inputs plus everything the rules wrote.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::alert::AlertState;
 use super::file::{self, Group, Kind, RuleFile};
+use super::globs;
 use super::groupeval::{eval_group_mem, Env, RuleState};
 use super::series::{self, Item};
 use super::testfile::{self, AlertTest, TestFile, TestGroup};
@@ -36,7 +37,7 @@ pub fn run_file(path: &Path) -> Outcome {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for pattern in &tf.rule_files {
-        match resolve(base, pattern) {
+        match globs::resolve(base, pattern) {
             Ok(paths) => {
                 for p in paths {
                     match file::load(&p) {
@@ -56,44 +57,6 @@ pub fn run_file(path: &Path) -> Outcome {
         errors.extend(run_group(&tf, tg, &groups));
     }
     fail(errors)
-}
-
-/// A rule-file path relative to the test file; `*` and `?` in the last component are globs.
-fn resolve(base: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
-    let full = base.join(pattern);
-    let fname = full
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !fname.contains(['*', '?']) {
-        return if full.exists() {
-            Ok(vec![full])
-        } else {
-            Err(format!("rule file {} does not exist", full.display()))
-        };
-    }
-    let dir = full.parent().unwrap_or(Path::new("."));
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| wildcard(&fname, &e.file_name().to_string_lossy()))
-        .map(|e| e.path())
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
-fn wildcard(pat: &str, s: &str) -> bool {
-    let (p, s): (Vec<char>, Vec<char>) = (pat.chars().collect(), s.chars().collect());
-    fn m(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('*') => (0..=s.len()).any(|i| m(&p[1..], &s[i..])),
-            Some('?') => !s.is_empty() && m(&p[1..], &s[1..]),
-            Some(c) => s.first() == Some(c) && m(&p[1..], &s[1..]),
-        }
-    }
-    m(&p, &s)
 }
 
 /// Groups named in `group_eval_order` first, in that order; the rest in file order.
@@ -308,7 +271,7 @@ fn alerts_string(la: &[LabelsAndAnnotations]) -> String {
 }
 
 /// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `3E+00`, `1.5E-07`, `+Inf`.
-fn go_float_e(v: f64) -> String {
+pub(super) fn go_float_e(v: f64) -> String {
     if v.is_nan() {
         return "NaN".into();
     }
@@ -383,12 +346,5 @@ mod tests {
         assert_eq!(go_duration(60_000), "1m0s");
         assert_eq!(go_duration(3_723_000), "1h2m3s");
         assert_eq!(go_duration(1_500), "1.5s");
-    }
-
-    #[test]
-    fn globs() {
-        assert!(wildcard("*.yml", "a.yml"));
-        assert!(wildcard("a?c*", "abcdef"));
-        assert!(!wildcard("*.yml", "a.yaml"));
     }
 }

@@ -117,6 +117,11 @@ fn offset(id: &str, interval: Duration) -> Duration {
 }
 
 impl Scheduler {
+    /// Adds a task that stops with the scheduler.
+    pub fn add(&mut self, task: tokio::task::JoinHandle<()>) {
+        self.tasks.push(task);
+    }
+
     pub fn start(sources: &[Arc<dyn Source>], store: Arc<Store>) -> Scheduler {
         let mut tasks = Vec::new();
         for s in sources {
