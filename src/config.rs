@@ -19,6 +19,14 @@ pub struct Config {
     pub probes: Vec<crate::sources::probe::ProbeConfig>,
     pub zabbix: Vec<crate::sources::zabbix::ZabbixConfig>,
     pub json_targets: Vec<crate::sources::json::JsonTarget>,
+    pub rules: RulesConfig,
+}
+
+/// The `rules:` section.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RulesConfig {
+    /// Config-wide datasource: groups without their own `datasource` are evaluated remotely.
+    pub datasource: Option<crate::rules::datasource::DatasourceConfig>,
 }
 
 /// Bounds of the in-memory sample store.
@@ -111,6 +119,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         probes: Vec::new(),
         zabbix: Vec::new(),
         json_targets: Vec::new(),
+        rules: RulesConfig::default(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -133,8 +142,23 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     if let Some(n) = f.get("json_targets") {
         cfg.json_targets = crate::sources::json::decode(d, n, "json_targets", &cfg.global);
     }
+    if let Some(n) = f.get("rules") {
+        cfg.rules = decode_rules(d, n);
+    }
     f.finish(d, "config");
     cfg
+}
+
+fn decode_rules(d: &mut Decoder, n: &Node) -> RulesConfig {
+    let mut r = RulesConfig::default();
+    let Some(mut f) = d.map(n, "rules") else {
+        return r;
+    };
+    if let Some(v) = f.get("datasource") {
+        r.datasource = crate::rules::datasource::decode(d, v, &f.at("datasource"));
+    }
+    f.finish(d, "rules");
+    r
 }
 
 fn opt_duration(d: &mut Decoder, f: &mut Fields, key: &str, into: &mut Duration) -> Option<Node> {
@@ -394,6 +418,26 @@ mod tests {
         );
         let got = errors("global: {external_labels: {site: '${TELLTALE_NOT_SET_ANYWHERE}'}}\n");
         assert!(got[0].contains("environment variable"), "{got:?}");
+    }
+
+    #[test]
+    fn rules_datasource_is_decoded_with_env_and_checked() {
+        std::env::set_var("TELLTALE_CFG_TEST_TOKEN", "tok");
+        let c = parse(
+            "c",
+            "rules:\n  datasource: {url: 'http://127.0.0.1:9090/', bearer_token: '${TELLTALE_CFG_TEST_TOKEN}'}\n",
+        )
+        .unwrap();
+        let ds = c.rules.datasource.unwrap();
+        assert_eq!(ds.url, "http://127.0.0.1:9090");
+        assert_eq!(ds.http.bearer_token.as_deref(), Some("tok"));
+        assert_eq!(
+            errors("rules:\n  datasource: {url: 'h:1'}\n  bogus: 1\n"),
+            [
+                "c.yml:2:21: rules.datasource.url: URL scheme must be http or https, not \"h\" (want http://host:port[/prefix] or https://…)",
+                "c.yml:3:3: rules: unknown field \"bogus\" in rules",
+            ]
+        );
     }
 
     #[test]

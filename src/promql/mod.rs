@@ -24,7 +24,7 @@ pub use eval::{eval_instant, eval_with, EvalOptions};
 #[allow(unused_imports)]
 pub use memstore::MemStore;
 #[allow(unused_imports)]
-pub use plan::{parse, Plan};
+pub use plan::{check_syntax, parse, Plan};
 
 use crate::exposition::Labels;
 

@@ -12,9 +12,15 @@ pub mod alert_out;
 mod alert_tests;
 #[cfg(test)]
 mod alert_tests2;
+pub mod datasource;
+#[cfg(test)]
+mod datasource_tests;
 pub mod file;
+mod file_ext;
 #[cfg(test)]
 mod file_tests;
+#[cfg(test)]
+mod file_tests_ext;
 pub mod groupeval;
 pub mod series;
 pub mod standin;
