@@ -79,10 +79,12 @@ pub fn rule_files(args: &RunArgs, config: &Config) -> Result<Vec<RuleFile>, Vec<
         .as_deref()
         .and_then(|p| p.parent())
         .unwrap_or(std::path::Path::new("."));
-    let mut files = settings::load_files(base, &config.rules.files)?;
+    let remote = config.rules.datasource.is_some();
+    let mut files = settings::load_files(base, &config.rules.files, remote)?;
     files.extend(settings::load_files(
         std::path::Path::new("."),
         &args.rules,
+        remote,
     )?);
     Ok(files)
 }
@@ -143,7 +145,8 @@ fn build_engine(
             grace_period_ms: r.grace_period.as_millis() as i64,
         },
     };
-    Engine::new(files, opts, Arc::clone(store), Arc::new(LogSink)).map(|e| Some(Arc::new(e)))
+    let ds = r.datasource.as_ref();
+    Engine::new(files, opts, Arc::clone(store), Arc::new(LogSink), ds).map(|e| Some(Arc::new(e)))
 }
 
 fn state_file(args: &RunArgs, config: &Config) -> Option<std::path::PathBuf> {

@@ -406,6 +406,26 @@ mod tests {
     }
 
     #[test]
+    fn rules_datasource_is_decoded_with_env_and_checked() {
+        std::env::set_var("TELLTALE_CFG_TEST_TOKEN", "tok");
+        let c = parse(
+            "c",
+            "rules:\n  datasource: {url: 'http://127.0.0.1:9090/', bearer_token: '${TELLTALE_CFG_TEST_TOKEN}'}\n",
+        )
+        .unwrap();
+        let ds = c.rules.datasource.unwrap();
+        assert_eq!(ds.url, "http://127.0.0.1:9090");
+        assert_eq!(ds.http.bearer_token.as_deref(), Some("tok"));
+        assert_eq!(
+            errors("rules:\n  datasource: {url: 'h:1'}\n  bogus: 1\n"),
+            [
+                "c.yml:2:21: rules.datasource.url: URL scheme must be http or https, not \"h\" (want http://host:port[/prefix] or https://…)",
+                "c.yml:3:3: rules: unknown field \"bogus\" in rules",
+            ]
+        );
+    }
+
+    #[test]
     fn secrets_come_inline_or_from_a_file() {
         let dir = std::env::temp_dir().join(format!("telltale-secret-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

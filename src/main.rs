@@ -46,7 +46,11 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     match config::load(Some(file)) {
         Ok(cfg) => {
             let base = file.parent().unwrap_or(std::path::Path::new("."));
-            match rules::settings::load_files(base, &cfg.rules.files) {
+            match rules::settings::load_files(
+                base,
+                &cfg.rules.files,
+                cfg.rules.datasource.is_some(),
+            ) {
                 Ok(files) => {
                     let n: usize = files.iter().map(|f| f.rule_count()).sum();
                     println!(

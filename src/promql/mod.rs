@@ -25,7 +25,7 @@ pub use eval::{eval_instant, eval_with, EvalOptions};
 #[allow(unused_imports)]
 pub use memstore::MemStore;
 #[allow(unused_imports)]
-pub use plan::{parse, Plan, Selector};
+pub use plan::{check_syntax, parse, Plan, Selector};
 
 use crate::exposition::Labels;
 

@@ -202,6 +202,13 @@ pub fn parse(query: &str) -> Result<Plan, String> {
     translate(&expr)
 }
 
+/// Checks only that `query` is valid PromQL (the full language, not our subset): for
+/// expressions a remote query API evaluates.
+pub fn check_syntax(query: &str) -> Result<(), String> {
+    register_legacy_functions();
+    pp::parse(query).map(|_| ())
+}
+
 /// `holt_winters` (Prometheus 2.x, and what promtool 2.42 knows) is absent from the parser's
 /// table, which only has its 3.x name `double_exponential_smoothing`.
 fn register_legacy_functions() {

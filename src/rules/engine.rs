@@ -11,11 +11,15 @@ use std::time::{Duration, Instant};
 
 use super::alert::{AlertRule, EvalInput};
 use super::alert_out::{Notification, RestoreOptions};
+use super::datasource::{Datasource, DatasourceConfig};
 use super::file::{self, Kind, RuleFile};
-use super::groupeval::{eval_rule, query_local, Env, RuleState};
+use super::groupeval::{eval_rule, local_inputs, Env, RuleState};
 use crate::exposition::{Family, Labels};
 use crate::promql;
 use crate::store::Store;
+
+/// Inputs of a datasource group's rules, in rule order (see `remote`).
+pub type RemoteInputs = Vec<(EvalInput, Option<EvalInput>)>;
 
 /// Prefix of the store sources the engine writes; the sources' reload leaves them alone.
 pub const SOURCE_PREFIX: &str = "rule:";
@@ -84,6 +88,8 @@ pub struct Group {
     pub file: String,
     pub spec: file::Group,
     pub interval: Duration,
+    /// Where a datasource group's expressions are evaluated.
+    pub datasource: Option<Arc<Datasource>>,
     state: Mutex<GroupState>,
 }
 
@@ -95,6 +101,11 @@ impl Group {
 
     pub fn state(&self) -> MutexGuard<'_, GroupState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The query time of the evaluation at `ts`: `ts - query_offset`.
+    pub fn query_time(&self, ts: i64) -> i64 {
+        ts - self.spec.query_offset.map_or(0, |d| d.as_millis() as i64)
     }
 
     fn source(&self, rule: usize) -> String {
@@ -125,10 +136,16 @@ impl Engine {
         opts: Options,
         store: Arc<Store>,
         sink: Arc<dyn Sink>,
+        default_ds: Option<&DatasourceConfig>,
     ) -> Result<Engine, String> {
         let mut groups = Vec::new();
         for f in files {
             for g in f.groups {
+                let remote = g.rules.iter().any(|r| r.expr.local().is_none());
+                let datasource = match g.datasource.as_ref().or(default_ds) {
+                    Some(cfg) if remote => Some(Arc::new(Datasource::new(cfg)?)),
+                    _ => None,
+                };
                 let rules = g
                     .rules
                     .iter()
@@ -141,6 +158,7 @@ impl Engine {
                 groups.push(Arc::new(Group {
                     file: f.path.clone(),
                     interval: g.interval.unwrap_or(opts.default_interval),
+                    datasource,
                     spec: g,
                     state: Mutex::new(GroupState {
                         rules,
@@ -202,21 +220,26 @@ impl Engine {
         }
     }
 
-    /// Evaluates every rule of `g` at `ts` (ms): queries, advances state, writes the output
-    /// into the store and delivers the alerts due. One rule's failure does not stop the others.
-    pub fn eval_group(&self, g: &Group, ts: i64) {
+    /// Evaluates every rule of `g` at `ts` (ms): queries (locally, or takes the `remote`
+    /// inputs of a datasource group), advances state, writes the output into the store and
+    /// delivers the alerts due. One rule's failure does not stop the others.
+    pub fn eval_group(&self, g: &Group, ts: i64, remote: Option<RemoteInputs>) {
         let started = Instant::now();
         let sh = &self.shared;
-        let t = ts - g.spec.query_offset.map_or(0, |d| d.as_millis() as i64);
+        let t = g.query_time(ts);
+        let mut remote = remote.map(|v| v.into_iter());
         let (mut samples, mut failures) = (0usize, 0u64);
         let mut due = Vec::new();
         for (i, rule) in g.spec.rules.iter().enumerate() {
             let rule_started = Instant::now();
-            let input: EvalInput = query_local(&rule.expr, t, &*sh.store);
+            let (input, resolve) = match remote.as_mut().and_then(|r| r.next()) {
+                Some(x) => x,
+                None => local_inputs(rule, t, &*sh.store),
+            };
             let out = {
                 let mut st = g.state();
                 let rs = &mut st.rules[i];
-                let out = eval_rule(rule, rs, input, None, t, g.spec.limit);
+                let out = eval_rule(rule, rs, input, resolve.as_ref(), t, g.spec.limit);
                 rs.last_duration = rule_started.elapsed();
                 if let (Some(a), true) = (rs.alert.as_mut(), out.write) {
                     let notes = a.due_notifications(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::engine::Engine;
+use super::remote;
 use crate::sources::now_ms;
 
 /// The group's offset within its interval: a stable hash of its key (FNV-1a).
@@ -52,9 +53,14 @@ impl Engine {
                 loop {
                     sleep_until_ms(ts).await;
                     let Some(e) = engine.upgrade() else { return };
+                    let remote = match &g.datasource {
+                        Some(ds) => Some(remote::inputs(ds, &g.spec.rules, g.query_time(ts)).await),
+                        None => None,
+                    };
                     let g2 = Arc::clone(&g);
                     // Local queries are CPU work: keep them off the async workers.
-                    let done = tokio::task::spawn_blocking(move || e.eval_group(&g2, ts)).await;
+                    let done =
+                        tokio::task::spawn_blocking(move || e.eval_group(&g2, ts, remote)).await;
                     if done.is_err() {
                         tracing::error!(group = %g.spec.name, "rule group evaluation panicked");
                     }

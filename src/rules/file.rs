@@ -2,12 +2,20 @@
 //! (and messages, so `check rules` output reads like promtool's), every problem at once.
 //!
 //! Every `expr` is parsed by the local PromQL evaluator at load time, so a rule that loads is a
-//! rule we can evaluate: an unsupported construct is a load error, never a wrong answer.
+//! rule we can evaluate: an unsupported construct is a load error, never a wrong answer. The
+//! exception is datasource mode (a group's `datasource:`, or a config-wide one): those
+//! expressions run on a remote query API with the full language, so they are only checked to be
+//! valid PromQL. Extensions beyond Prometheus (`datasource`, `no_data`, `on_error`,
+//! `resolve_expr`) are decoded in `file_ext`.
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::promql::{self, Plan};
+use super::alert::Policy;
+use super::datasource::DatasourceConfig;
+use super::file_ext;
+pub use super::file_ext::Expr;
+use crate::promql;
 use crate::yaml::{self, Decoder, Diag, Fields, Node, Pos};
 
 /// One rule file: its groups in file order.
@@ -29,6 +37,9 @@ pub struct Group {
     pub query_offset: Option<Duration>,
     /// Group labels (Prometheus 3); rule labels win on conflict.
     pub labels: Vec<(String, String)>,
+    /// `datasource:`: the group's rules are evaluated by this query API. `None` with remote
+    /// expressions (loaded with `remote_default`) means the config-wide datasource.
+    pub datasource: Option<DatasourceConfig>,
     pub rules: Vec<Rule>,
     pub pos: Pos,
 }
@@ -46,12 +57,23 @@ pub struct Rule {
     pub name: String,
     #[allow(dead_code)] // for the rules API (issue 4, item 7)
     pub expr_text: String,
-    pub expr: Plan,
+    pub expr: Expr,
     pub for_: Duration,
     pub keep_firing_for: Duration,
     /// Rule labels, group labels merged in (rule labels win), in file order.
     pub labels: Vec<(String, String)>,
     pub annotations: Vec<(String, String)>,
+    /// `no_data:` / `on_error:` (alerting rules only); `None` = Prometheus' behaviour.
+    #[allow(dead_code)] // read by the engine (issue 4, item 5)
+    pub no_data: Option<Policy>,
+    #[allow(dead_code)]
+    pub on_error: Option<Policy>,
+    /// `resolve_expr:` (alerting rules only; hysteresis), with its text; evaluated where `expr`
+    /// is. Both are set or neither.
+    #[allow(dead_code)]
+    pub resolve_expr_text: Option<String>,
+    #[allow(dead_code)]
+    pub resolve_expr: Option<Expr>,
     #[allow(dead_code)] // for run-time errors that point at the rule
     pub pos: Pos,
 }
@@ -62,8 +84,15 @@ impl RuleFile {
     }
 }
 
-/// Reads, decodes and validates one rule file.
+/// Reads, decodes and validates one rule file; every expression is local unless its group
+/// has a `datasource`.
 pub fn load(path: &Path) -> Result<RuleFile, Vec<Diag>> {
+    load_with(path, false)
+}
+
+/// `load`, where `remote_default` (a config-wide datasource exists) makes the expressions of
+/// groups without their own `datasource` remote too.
+pub fn load_with(path: &Path, remote_default: bool) -> Result<RuleFile, Vec<Diag>> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Diag {
@@ -73,14 +102,20 @@ pub fn load(path: &Path) -> Result<RuleFile, Vec<Diag>> {
             msg: format!("cannot read rule file: {e}"),
         }]
     })?;
-    parse(&name, &text)
+    parse_with(&name, &text, remote_default)
 }
 
 /// Decodes and validates rule-file text; `file` names it in messages.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn parse(file: &str, text: &str) -> Result<RuleFile, Vec<Diag>> {
+    parse_with(file, text, false)
+}
+
+/// `parse` with `load_with`'s `remote_default`.
+pub fn parse_with(file: &str, text: &str, remote_default: bool) -> Result<RuleFile, Vec<Diag>> {
     let root = yaml::parse(file, text).map_err(|d| vec![d])?;
     let mut d = Decoder::new(file);
-    let groups = decode_file(&mut d, &root);
+    let groups = decode_file(&mut d, &root, remote_default);
     if d.ok() {
         Ok(RuleFile {
             path: file.to_string(),
@@ -109,7 +144,7 @@ fn key_pos(n: &Node, key: &str) -> Pos {
     }
 }
 
-fn decode_file(d: &mut Decoder, root: &Node) -> Vec<Group> {
+fn decode_file(d: &mut Decoder, root: &Node, remote_default: bool) -> Vec<Group> {
     let Some(mut f) = d.map(root, "") else {
         return Vec::new();
     };
@@ -117,7 +152,7 @@ fn decode_file(d: &mut Decoder, root: &Node) -> Vec<Group> {
     if let Some(n) = f.get("groups") {
         for item in d.seq(n, "groups") {
             let first = d.diags.len();
-            let Some(g) = decode_group(d, item) else {
+            let Some(g) = decode_group(d, item, remote_default) else {
                 continue;
             };
             // Group-level problems come before the problems of its rules, as in Prometheus.
@@ -166,7 +201,7 @@ fn labels(
     out
 }
 
-fn decode_group(d: &mut Decoder, n: &Node) -> Option<Group> {
+fn decode_group(d: &mut Decoder, n: &Node, remote_default: bool) -> Option<Group> {
     // The group's name is needed for the path of every message below, so read it first.
     let name = match &n.value {
         yaml::Value::Map(entries) => entries
@@ -190,6 +225,7 @@ fn decode_group(d: &mut Decoder, n: &Node) -> Option<Group> {
         limit: 0,
         query_offset: None,
         labels: Vec::new(),
+        datasource: None,
         rules: Vec::new(),
         pos: key_pos(n, "name"),
     };
@@ -206,9 +242,18 @@ fn decode_group(d: &mut Decoder, n: &Node) -> Option<Group> {
     if let Some(v) = f.get("labels") {
         g.labels = labels(d, v, &path, "label", true);
     }
+    // Decoded before the rules, whose expressions it makes remote (even when it is bad, so
+    // that one bad datasource does not add a load error for every remote-only construct).
+    let remote = match f.get("datasource") {
+        Some(v) => {
+            g.datasource = super::datasource::decode(d, v, &at("datasource"));
+            true
+        }
+        None => remote_default,
+    };
     if let Some(v) = f.get("rules") {
         for (i, item) in d.seq(v, &at("rules")).iter().enumerate() {
-            if let Some(r) = decode_rule(d, item, &name, i + 1, &g.labels) {
+            if let Some(r) = decode_rule(d, item, &name, i + 1, &g.labels, remote) {
                 g.rules.push(r);
             }
         }
@@ -223,6 +268,7 @@ fn decode_rule(
     group: &str,
     index: usize,
     group_labels: &[(String, String)],
+    remote: bool,
 ) -> Option<Rule> {
     let scalar_of = |key: &str| match &n.value {
         yaml::Value::Map(entries) => entries
@@ -270,7 +316,7 @@ fn decode_rule(
         .and_then(|v| d.string(v, &path))
         .unwrap_or_default();
     match expr_node {
-        Some(v) if !expr_text.is_empty() => match promql::parse(&expr_text) {
+        Some(v) if !expr_text.is_empty() => match Expr::parse(&expr_text, remote) {
             Ok(p) => expr = Some(p),
             Err(e) => d.error(v.pos, &path, format!("could not parse expression: {e}")),
         },
@@ -281,6 +327,8 @@ fn decode_rule(
     let rule_labels = f.get("labels").map(|v| labels(d, v, &path, "label", true));
     let ann_node = f.get("annotations");
     let annotations = ann_node.map(|v| labels(d, v, &path, "annotation", false));
+    let recording = kind == Kind::Record && rec_set;
+    let ext = file_ext::decode_rule_ext(d, &mut f, &path, recording, remote);
     if kind == Kind::Record && rec_set {
         if annotations.as_ref().is_some_and(|a| !a.is_empty()) {
             let pos = ann_node.map_or(n.pos, |v| v.pos);
@@ -333,6 +381,10 @@ fn decode_rule(
         keep_firing_for: keep.map_or(Duration::ZERO, |(v, _)| v),
         labels: merged,
         annotations: annotations.unwrap_or_default(),
+        no_data: ext.no_data,
+        on_error: ext.on_error,
+        resolve_expr_text: ext.resolve_expr.as_ref().map(|(t, _)| t.clone()),
+        resolve_expr: ext.resolve_expr.map(|(_, e)| e),
         pos: n.pos,
     })
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::alert::{AlertRule, AlertRuleSpec, EvalInput};
-use super::file::{Group, Kind, Rule};
+use super::file::{Expr, Group, Kind, Rule};
 use super::template::StrMap;
 use crate::exposition::Labels;
 use crate::promql::{self, MemStore, Plan, Queryable, Value, STALE_NAN};
@@ -87,6 +87,8 @@ impl RuleState {
                 spec.external_labels = Arc::clone(&env.external_labels);
                 spec.external_url = env.external_url.clone();
                 spec.limit = limit as usize;
+                spec.no_data = rule.no_data;
+                spec.on_error = rule.on_error;
                 Some(AlertRule::new(spec))
             }
         };
@@ -114,6 +116,15 @@ pub fn query_local(plan: &Plan, t: i64, q: &dyn Queryable) -> EvalInput {
         Ok(_) => EvalInput::Error("rule result is not a vector or scalar".into()),
         Err(e) => EvalInput::Error(e.0),
     }
+}
+
+/// A rule's input and `resolve_expr` input evaluated locally at `t`.
+pub fn local_inputs(rule: &Rule, t: i64, q: &dyn Queryable) -> (EvalInput, Option<EvalInput>) {
+    let run = |e: &Expr| match e.local() {
+        Some(plan) => query_local(plan, t, q),
+        None => EvalInput::Error("the expression needs a datasource and none is configured".into()),
+    };
+    (run(&rule.expr), rule.resolve_expr.as_ref().map(run))
 }
 
 /// True when no selector of `plan` has a sample within the lookback before `t` (an expression
@@ -246,8 +257,8 @@ pub fn eval_group_mem(
     let t = ts - g.query_offset.map_or(0, ms);
     let mut errors = Vec::new();
     for (rule, st) in g.rules.iter().zip(states.iter_mut()) {
-        let input = query_local(&rule.expr, t, store);
-        let out = eval_rule(rule, st, input, None, t, g.limit);
+        let (input, resolve) = local_inputs(rule, t, store);
+        let out = eval_rule(rule, st, input, resolve.as_ref(), t, g.limit);
         if let Some(e) = out.error {
             errors.push((rule.name.clone(), e));
         }

@@ -25,6 +25,8 @@ pub struct RulesConfig {
     pub grace_period: Duration,
     /// The URL alerts link back to; default `http://<listen address>`.
     pub external_url: Option<String>,
+    /// Config-wide datasource: groups without their own `datasource` are evaluated remotely.
+    pub datasource: Option<super::datasource::DatasourceConfig>,
 }
 
 impl Default for RulesConfig {
@@ -36,6 +38,7 @@ impl Default for RulesConfig {
             outage_tolerance: Duration::from_secs(3600),
             grace_period: Duration::ZERO,
             external_url: None,
+            datasource: None,
         }
     }
 }
@@ -71,12 +74,20 @@ pub fn decode(d: &mut Decoder, n: &Node, into: &mut RulesConfig) {
             into.external_url = Some(u);
         }
     }
+    if let Some(v) = f.get("datasource") {
+        into.datasource = super::datasource::decode(d, v, &f.at("datasource"));
+    }
     f.finish(d, "rules");
 }
 
 /// Loads every rule file named by `patterns` (relative to `base`), every problem at once as
 /// `file:line:col: ...` lines.
-pub fn load_files(base: &Path, patterns: &[String]) -> Result<Vec<RuleFile>, Vec<String>> {
+/// With `remote_default`, groups without their own datasource use the config-wide one.
+pub fn load_files(
+    base: &Path,
+    patterns: &[String],
+    remote_default: bool,
+) -> Result<Vec<RuleFile>, Vec<String>> {
     let (mut files, mut errors) = (Vec::new(), Vec::new());
     let mut seen = Vec::new();
     for p in patterns {
@@ -86,7 +97,7 @@ pub fn load_files(base: &Path, patterns: &[String]) -> Result<Vec<RuleFile>, Vec
                     if seen.contains(&path) {
                         continue;
                     }
-                    match file::load(&path) {
+                    match file::load_with(&path, remote_default) {
                         Ok(rf) => files.push(rf),
                         Err(diags) => errors.extend(diags.iter().map(|d| d.to_string())),
                     }
@@ -125,11 +136,20 @@ mod tests {
     #[test]
     fn every_bad_file_is_reported() {
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules");
-        let errs =
-            load_files(&base, &["fail/bad.rules.yml".into(), "missing.yml".into()]).unwrap_err();
+        let errs = load_files(
+            &base,
+            &["fail/bad.rules.yml".into(), "missing.yml".into()],
+            false,
+        )
+        .unwrap_err();
         assert!(errs.len() >= 2, "{errs:?}");
         assert!(errs[0].contains("bad.rules.yml:"), "{errs:?}");
         assert!(errs.last().unwrap().contains("missing.yml does not exist"));
-        assert!(load_files(&base, &["*.rules.yml".into()]).unwrap().len() >= 3);
+        assert!(
+            load_files(&base, &["*.rules.yml".into()], false)
+                .unwrap()
+                .len()
+                >= 3
+        );
     }
 }

@@ -40,7 +40,7 @@ pub fn run_file(path: &Path) -> Outcome {
         match globs::resolve(base, pattern) {
             Ok(paths) => {
                 for p in paths {
-                    match file::load(&p) {
+                    match file::load(&p).and_then(file::RuleFile::local_only) {
                         Ok(rf) => files.push(rf),
                         Err(diags) => errors.extend(diags.iter().map(|d| format!("  {d}"))),
                     }

@@ -69,7 +69,11 @@ impl Proc {
 
 /// Starts `program args...` with `{port}` in args replaced by a free port; waits until it answers.
 pub fn spawn(program: &Path, args: &[String], ready_path: &str) -> Proc {
-    let port = free_port();
+    spawn_on(program, args, ready_path, free_port())
+}
+
+/// `spawn` on a port chosen beforehand (when a peer must know it first).
+pub fn spawn_on(program: &Path, args: &[String], ready_path: &str, port: u16) -> Proc {
     let args: Vec<String> = args
         .iter()
         .map(|a| a.replace("{port}", &port.to_string()))
