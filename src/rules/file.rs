@@ -201,6 +201,30 @@ fn labels(
     out
 }
 
+/// Alert labels and annotations are templates: one that does not parse is a load error (as
+/// promtool reports it), at the value's position.
+fn check_templates(
+    d: &mut Decoder,
+    n: &Node,
+    path: &str,
+    what: &str,
+    rule: &str,
+    kv: &[(String, String)],
+) {
+    for (k, text) in kv {
+        if let Err(e) = super::template::Template::parse(&format!("__alert_{rule}"), text) {
+            let pos = match &n.value {
+                yaml::Value::Map(entries) => entries
+                    .iter()
+                    .find(|(key, _)| key.scalar() == Some(k))
+                    .map_or(n.pos, |(_, v)| v.pos),
+                _ => n.pos,
+            };
+            d.error(pos, path, format!("{what} {k:?}: {e}"));
+        }
+    }
+}
+
 fn decode_group(d: &mut Decoder, n: &Node, remote_default: bool) -> Option<Group> {
     // The group's name is needed for the path of every message below, so read it first.
     let name = match &n.value {
@@ -324,9 +348,20 @@ fn decode_rule(
     }
     let for_ = opt_duration(d, &mut f, &path, "for");
     let keep = opt_duration(d, &mut f, &path, "keep_firing_for");
-    let rule_labels = f.get("labels").map(|v| labels(d, v, &path, "label", true));
+    let f_labels_node = f.get("labels");
+    let rule_labels = f_labels_node.map(|v| labels(d, v, &path, "label", true));
     let ann_node = f.get("annotations");
     let annotations = ann_node.map(|v| labels(d, v, &path, "annotation", false));
+    if kind == Kind::Alert {
+        for (what, node, kv) in [
+            ("label", f_labels_node, &rule_labels),
+            ("annotation", ann_node, &annotations),
+        ] {
+            if let (Some(n), Some(kv)) = (node, kv) {
+                check_templates(d, n, &path, what, &name, kv);
+            }
+        }
+    }
     let recording = kind == Kind::Record && rec_set;
     let ext = file_ext::decode_rule_ext(d, &mut f, &path, recording, remote);
     if kind == Kind::Record && rec_set {

@@ -212,3 +212,18 @@ fn every_problem_in_every_group_is_reported() {
         "{e:?}"
     );
 }
+
+#[test]
+fn alert_templates_must_parse() {
+    assert_eq!(
+        errors(&one_rule(
+            "{alert: A, expr: up, labels: {sev: '{{ if }}'}, annotations: {s: '{{ nope 1 }}', ok: '{{ $value }}'}}"
+        )),
+        [
+            "r.yml:4:44: group \"g\", rule 1, \"A\": label \"sev\": error parsing template __alert_A: template: __alert_A:1: missing value for if",
+            "r.yml:4:74: group \"g\", rule 1, \"A\": annotation \"s\": error parsing template __alert_A: template: __alert_A:1: function \"nope\" not defined",
+        ]
+    );
+    // Recording-rule labels are not templates.
+    assert!(errors(&one_rule("{record: r, expr: up, labels: {x: '{{'}}")).is_empty());
+}

@@ -108,7 +108,11 @@ impl Parser {
 
     fn block(&mut self, kw: String, toks: &[Tok], line: usize) -> Result<Node, String> {
         let scope = self.vars.len();
-        let pipe = self.pipeline(toks).map_err(|e| format!("{line}: {e}"))?;
+        // Go names the block in this one message.
+        let pipe = self.pipeline(toks).map_err(|e| match e.as_str() {
+            "missing value for command" => format!("{line}: missing value for {kw}"),
+            _ => format!("{line}: {e}"),
+        })?;
         if pipe.assign {
             return Err(format!("{line}: unexpected assignment in {kw}"));
         }
