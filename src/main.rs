@@ -12,6 +12,7 @@ mod rules;
 mod selfmetrics;
 mod server;
 mod sources;
+mod status;
 mod store;
 mod timefmt;
 mod yaml;

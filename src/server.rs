@@ -203,30 +203,13 @@ async fn reload(State(app): State<Arc<App>>) -> Response {
 
 async fn landing(State(app): State<Arc<App>>) -> Html<String> {
     let running = app.current();
-    let collectors = running
-        .system
-        .as_ref()
-        .map(|s| s.names().join(", "))
-        .unwrap_or_else(|| "none".into());
-    let path = html_escape(&app.args.telemetry_path);
-    Html(format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>telltale</title></head>\n<body>\n\
-<h1>telltale</h1>\n<p>Prometheus exporter and alert-rules engine, version {}.</p>\n\
-<ul>\n<li><a href=\"{path}\">Metrics</a></li>\n<li><a href=\"/-/healthy\">Health</a></li>\n\
-<li><a href=\"/-/ready\">Readiness</a></li>\n<li><a href=\"/api/v1/targets\">Targets</a></li>\n</ul>\n\
-<p>Collectors: {}</p>\n<p>Sources: {}; scrape interval {}.</p>\n</body></html>\n",
-        env!("CARGO_PKG_VERSION"),
-        html_escape(&collectors),
-        running.sources.len(),
-        crate::yaml::format_duration(running.config.global.scrape_interval),
-    ))
-}
-
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let page = crate::status::page(
+        &running,
+        &app.store,
+        &app.args.telemetry_path,
+        crate::sources::now_ms(),
+    );
+    Html(page)
 }
 
 /// Serves until SIGTERM or SIGINT; SIGHUP reloads the configuration.

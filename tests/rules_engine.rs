@@ -127,6 +127,17 @@ fn lifecycle_reload_and_restart_keep_alert_state() {
             )
     });
     assert!(m.contains("ALERTS_FOR_STATE{alertname=\"LevelHigh\",severity=\"critical\"}"));
+    // The status page shows the firing alert, its rule with a chart of its input, and health.
+    let page = common::get(&p.addr(), "/");
+    for want in [
+        "<tr class=\"firing\"><td>firing</td><td>LevelHigh</td>",
+        "<b>summary</b>: level is 10",
+        "<code>e2e_level &gt; 5</code>",
+        "<polyline",
+        "class=\"err\">err<br><small>vector contains metrics with the same labelset",
+    ] {
+        assert!(page.contains(want), "{want} not on the page:\n{page}");
+    }
 
     // A reload with a new annotation keeps the alert (same activeAt, still firing).
     std::fs::write(s.dir.join("rules.yml"), RULES.replace("level is", "now")).unwrap();

@@ -142,7 +142,8 @@ fn inputs_absent(plan: &Plan, t: i64, q: &dyn Queryable) -> bool {
         })
 }
 
-fn selectors<'a>(p: &'a Plan, out: &mut Vec<(&'a promql::Selector, Option<i64>)>) {
+/// Every selector of `p` with its range (None for an instant selector), in query order.
+pub fn selectors<'a>(p: &'a Plan, out: &mut Vec<(&'a promql::Selector, Option<i64>)>) {
     match p {
         Plan::Number(_) | Plan::Str(_) => {}
         Plan::Selector(s) => out.push((s, None)),
