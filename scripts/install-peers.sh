@@ -3,7 +3,7 @@
 # services (a temporary policy-rc.d refuses every start; the tests start what they need on loopback).
 set -euo pipefail
 
-packages=(prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway curl python3 openssl)
+packages=(prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway curl python3 openssl chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -184,16 +184,28 @@ fn chart(plan: &promql::Plan, store: &Store, now_ms: i64) -> String {
         return "<small>no samples</small>".into();
     }
     let (w, ht) = (160.0, 40.0);
-    let span = if hi > lo { hi - lo } else { 1.0 };
+    // The x axis spans what there is (up to the window), so a short history fills the chart.
+    let from = series
+        .iter()
+        .flatten()
+        .map(|(t, _)| *t)
+        .min()
+        .unwrap_or(now_ms);
+    let width_ms = (now_ms - from).max(1) as f64;
+    let label = format!("recent samples, {lo} to {hi}");
+    let (lo, span) = if hi > lo {
+        (lo, hi - lo)
+    } else {
+        (lo - 1.0, 2.0)
+    };
     let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-    let mut svg = format!(
-        "<svg width=\"{w}\" height=\"{ht}\" role=\"img\" aria-label=\"recent samples, {lo} to {hi}\">"
-    );
+    let mut svg =
+        format!("<svg width=\"{w}\" height=\"{ht}\" role=\"img\" aria-label=\"{label}\">");
     for (s, colour) in series.iter().zip(colours) {
         let pts: Vec<String> = s
             .iter()
             .map(|(t, v)| {
-                let x = (t - (now_ms - CHART_WINDOW_MS)) as f64 / CHART_WINDOW_MS as f64 * w;
+                let x = (t - from) as f64 / width_ms * w;
                 let y = ht - 2.0 - (v - lo) / span * (ht - 4.0);
                 format!("{x:.1},{y:.1}")
             })
