@@ -19,6 +19,7 @@ pub struct Config {
     pub probes: Vec<crate::sources::probe::ProbeConfig>,
     pub zabbix: Vec<crate::sources::zabbix::ZabbixConfig>,
     pub json_targets: Vec<crate::sources::json::JsonTarget>,
+    pub alerting: crate::notify::config::AlertingConfig,
 }
 
 /// Bounds of the in-memory sample store.
@@ -111,6 +112,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         probes: Vec::new(),
         zabbix: Vec::new(),
         json_targets: Vec::new(),
+        alerting: Default::default(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -132,6 +134,9 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("json_targets") {
         cfg.json_targets = crate::sources::json::decode(d, n, "json_targets", &cfg.global);
+    }
+    if let Some(n) = f.get("alerting") {
+        cfg.alerting = crate::notify::config::decode(d, n, "alerting");
     }
     f.finish(d, "config");
     cfg
