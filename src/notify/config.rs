@@ -176,17 +176,19 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> AlertingConfig {
             let Some(mut rf) = d.map(item, &ip) else {
                 continue;
             };
-            let common = decode_common(d, &mut rf, kind == 2);
+            let common = super::config_receivers::decode_common(d, &mut rf, kind == 2);
             if let Some(cm) = &common {
                 let pos = item_pos(item, "name");
                 unique(d, &mut names, &cm.name, pos, &rf.at("name"));
             }
             match kind {
                 0 => {
-                    let w = decode_webhook(d, &mut rf, common);
+                    let w = super::config_receivers::decode_webhook(d, &mut rf, common);
                     c.webhooks.extend(w);
                 }
-                1 => c.slack.extend(decode_slack(d, &mut rf, common)),
+                1 => c
+                    .slack
+                    .extend(super::config_receivers::decode_slack(d, &mut rf, common)),
                 _ => c
                     .email
                     .extend(super::config_email::decode(d, &mut rf, common)),
@@ -252,7 +254,7 @@ pub fn required_url(d: &mut Decoder, f: &mut Fields, what: &str) -> Option<Strin
 }
 
 /// The shared HTTP keys, with the CA file read now so that a bad one fails the load.
-fn decode_http(d: &mut Decoder, f: &mut Fields) -> HttpConfig {
+pub fn decode_http(d: &mut Decoder, f: &mut Fields) -> HttpConfig {
     let h = http::decode(d, f, Duration::from_secs(10));
     if h.timeout.is_zero() {
         let pos = f.get("timeout").map_or(f.pos, |n| n.pos);
@@ -288,68 +290,6 @@ fn decode_am(d: &mut Decoder, n: &Node, path: &str) -> Option<AlertmanagerConfig
     })
 }
 
-/// `name`, the grouping keys, `send_resolved` (default true, false for email as in
-/// Alertmanager) and `max_alerts`.
-fn decode_common(d: &mut Decoder, f: &mut Fields, email: bool) -> Option<ReceiverCommon> {
-    let name = match f.get("name") {
-        Some(v) => d.string(v, &f.at("name")).filter(|s| {
-            let ok = !s.is_empty();
-            if !ok {
-                d.error(v.pos, &f.at("name"), "must not be empty");
-            }
-            ok
-        }),
-        None => {
-            d.error(f.pos, &f.path, "a receiver needs a name");
-            None
-        }
-    };
-    let mut g = GroupSettings {
-        send_resolved: !email,
-        ..GroupSettings::default()
-    };
-    if let Some(v) = f.get("group_by") {
-        let p = f.at("group_by");
-        let labels = d.string_list(v, &p);
-        if labels.iter().any(|l| l == "...") {
-            if labels.len() > 1 {
-                d.error(v.pos, &p, "\"...\" must be the only element of group_by");
-            }
-            g.group_by = None;
-        } else {
-            for l in &labels {
-                if !crate::config::is_label_name(l) {
-                    d.error(v.pos, &p, format!("invalid label name {l:?}"));
-                }
-            }
-            g.group_by = Some(labels);
-        }
-    }
-    if let Some(v) = f.get("group_wait") {
-        if let Some(t) = d.duration(v, &f.at("group_wait")) {
-            g.group_wait_ms = t.as_millis() as i64;
-        }
-    }
-    if let Some(t) = positive_duration(d, f, "group_interval") {
-        g.group_interval_ms = t.as_millis() as i64;
-    }
-    if let Some(t) = positive_duration(d, f, "repeat_interval") {
-        g.repeat_interval_ms = t.as_millis() as i64;
-    }
-    if let Some(v) = f.get("send_resolved") {
-        g.send_resolved = d.bool(v, &f.at("send_resolved")).unwrap_or(g.send_resolved);
-    }
-    let mut max_alerts = 0;
-    if let Some(v) = f.get("max_alerts") {
-        max_alerts = d.u64(v, &f.at("max_alerts")).unwrap_or(0) as usize;
-    }
-    Some(ReceiverCommon {
-        name: name?,
-        group: g,
-        max_alerts,
-    })
-}
-
 /// A custom template: parsed now so that a bad one fails the load.
 pub fn template(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<String> {
     let v = f.get(key)?;
@@ -367,41 +307,6 @@ pub fn template(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<String> {
         }
     }
     Some(text)
-}
-
-fn decode_webhook(
-    d: &mut Decoder,
-    f: &mut Fields,
-    common: Option<ReceiverCommon>,
-) -> Option<WebhookConfig> {
-    let url = required_url(d, f, "a webhook");
-    let body_template = template(d, f, "body_template");
-    let http = decode_http(d, f);
-    Some(WebhookConfig {
-        common: common?,
-        url: url?,
-        http,
-        body_template,
-    })
-}
-
-fn decode_slack(
-    d: &mut Decoder,
-    f: &mut Fields,
-    common: Option<ReceiverCommon>,
-) -> Option<SlackConfig> {
-    let url = required_url(d, f, "a slack receiver");
-    let mut opt = |key: &str| f.get(key).and_then(|v| d.string(v, &f.at(key)));
-    let channel = opt("channel");
-    let username = opt("username");
-    let http = decode_http(d, f);
-    Some(SlackConfig {
-        common: common?,
-        url: url?,
-        http,
-        channel,
-        username,
-    })
 }
 
 #[cfg(test)]

@@ -140,23 +140,27 @@ pub struct Email {
 
 /// SMTP failures: 5xx replies are permanent, 4xx transient; network and TLS trouble retried.
 fn classify(e: lettre::transport::smtp::Error) -> SendError {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        let s_text = s.to_string();
+        if !msg.contains(&s_text) {
+            msg = format!("{msg}: {s_text}");
+        }
+        src = s.source();
+    }
+    let lower = msg.to_ascii_lowercase();
     let (retryable, reason) = if e.is_permanent() {
         (false, "smtp_permanent")
     } else if e.is_transient() {
         (true, "smtp_transient")
     } else if e.is_timeout() {
         (true, "timeout")
-    } else if e.is_tls() {
+    } else if e.is_tls() || lower.contains("certificate") || lower.contains("tls") {
         (true, "tls")
     } else {
         (true, "connect")
     };
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
     SendError::new(retryable, reason, msg)
 }
 

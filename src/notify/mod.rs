@@ -14,6 +14,7 @@
 pub mod alertmanager;
 pub mod config;
 mod config_email;
+mod config_receivers;
 pub mod dispatcher;
 pub mod driver;
 pub mod email;

@@ -3,11 +3,11 @@
 //! backoff of the message at the front. Order is kept: a later state of an alert never
 //! overtakes an earlier one, so a resolution cannot arrive before its firing.
 //!
-//! For batching targets, a firing alert re-sent by the engine (every resend delay) replaces its
-//! queued copy (same labels, same `startsAt`, not yet resolved) instead of queueing again, so
-//! an outage of several resend periods costs one slot per alert and what is finally delivered
-//! carries the latest `endsAt`. A firing copy is never replaced by the resolution: the
-//! receiver must see both.
+//! For batching targets, an alert re-sent by the engine (every resend delay) replaces its latest
+//! queued copy when that copy is in the same state (same labels, `startsAt` and resolved flag)
+//! instead of queueing again, so an outage of several resend periods costs one slot per alert
+//! state, and what is finally delivered carries the latest `endsAt` and annotations. A firing
+//! copy is never replaced by the resolution: the receiver must see both.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -62,9 +62,10 @@ pub struct Queue {
     attempts: u32,
     #[serde(skip)]
     not_before_ms: i64,
-    /// (fingerprint, startsAt) of a firing alert → the seq of the message holding it.
+    /// An alert's fingerprint → the message holding its latest queued copy, and that copy's
+    /// (startsAt, resolved).
     #[serde(skip)]
-    firing_at: HashMap<(u64, i64), u64>,
+    latest: HashMap<u64, (u64, (i64, bool))>,
     #[serde(skip)]
     pub dropped: u64,
 }
@@ -104,15 +105,16 @@ impl Queue {
     /// Appends alerts (batching target). Returns how many old alerts were dropped.
     pub fn push_alerts(&mut self, alerts: Vec<OutAlert>) -> u64 {
         for a in alerts {
-            let key = (a.fingerprint(), a.starts_at_ms);
-            if !a.resolved {
-                if let Some(i) = self.firing_at.get(&key).and_then(|s| self.position(*s)) {
-                    if !self.sealed(i) {
-                        if let Some(slot) = self.items[i]
-                            .alerts
-                            .iter_mut()
-                            .find(|x| !x.resolved && x.labels == a.labels)
-                        {
+            let fp = a.fingerprint();
+            let state = (a.starts_at_ms, a.resolved);
+            // The same state as the alert's latest queued copy: replace that copy.
+            if let Some(&(seq, st)) = self.latest.get(&fp) {
+                if st == state {
+                    if let Some(i) = self.position(seq).filter(|i| !self.sealed(*i)) {
+                        let slot = self.items[i].alerts.iter_mut().rev().find(|x| {
+                            x.labels == a.labels && (x.starts_at_ms, x.resolved) == state
+                        });
+                        if let Some(slot) = slot {
                             *slot = a;
                             continue;
                         }
@@ -133,15 +135,21 @@ impl Queue {
                 self.items.push_back(m);
             }
             let back = self.items.back_mut().expect("a message to append to");
-            if a.resolved {
-                self.firing_at.remove(&key);
-            } else {
-                self.firing_at.insert(key, back.seq);
-            }
+            self.latest.insert(fp, (back.seq, state));
             back.alerts.push(a);
             self.len += 1;
         }
         self.enforce_bound()
+    }
+
+    /// Forgets the index entries of alerts leaving message `seq`.
+    fn unindex(&mut self, alerts: &[OutAlert], seq: u64) {
+        for a in alerts {
+            let fp = a.fingerprint();
+            if self.latest.get(&fp).is_some_and(|(s, _)| *s == seq) {
+                self.latest.remove(&fp);
+            }
+        }
     }
 
     /// Appends a whole message (grouping target). Returns how many alerts were dropped.
@@ -164,13 +172,12 @@ impl Queue {
             };
             let n = if self.batch > 0 && m.alerts.len() > 1 {
                 let a = m.alerts.remove(0);
-                self.firing_at.remove(&(a.fingerprint(), a.starts_at_ms));
+                let seq = m.seq;
+                self.unindex(&[a], seq);
                 1
             } else {
                 let m = self.items.remove(i).expect("index checked");
-                for a in &m.alerts {
-                    self.firing_at.remove(&(a.fingerprint(), a.starts_at_ms));
-                }
+                self.unindex(&m.alerts, m.seq);
                 if i == 0 {
                     self.attempts = 0;
                     self.not_before_ms = 0;
@@ -215,12 +222,7 @@ impl Queue {
                 if self.items.front().is_some_and(|m| m.seq == seq) {
                     let m = self.items.pop_front().expect("front checked");
                     self.len -= m.alerts.len();
-                    for a in &m.alerts {
-                        let key = (a.fingerprint(), a.starts_at_ms);
-                        if self.firing_at.get(&key) == Some(&seq) {
-                            self.firing_at.remove(&key);
-                        }
-                    }
+                    self.unindex(&m.alerts, seq);
                 }
                 if other.is_ok() {
                     Done::Delivered(n)
@@ -248,7 +250,7 @@ impl Queue {
         self.in_flight = false;
         let current: Vec<Message> = self.items.drain(..).collect();
         self.len = 0;
-        self.firing_at.clear();
+        self.latest.clear();
         let batch = self.batch;
         for m in saved.into_iter().chain(current) {
             if batch > 0 {

@@ -91,14 +91,22 @@ fn a_re_sent_firing_alert_replaces_its_queued_copy_but_not_its_resolution() {
     q.push_alerts(vec![a("A", 0, 360, false)]);
     assert_eq!(q.len(), 1);
     q.push_alerts(vec![a("A", 0, 370, true)]);
+    // Resolutions are re-sent too (for 15 minutes): one copy stays queued.
+    q.push_alerts(vec![a("A", 0, 370, true)]);
+    assert_eq!(q.len(), 2);
     q.push_alerts(vec![a("A", 400, 640, false)]);
     assert_eq!(q.len(), 3);
+    // An older state arriving after a newer one is queued again, never moved back in time.
+    q.push_alerts(vec![a("A", 0, 370, true)]);
+    assert_eq!(q.len(), 4);
+    let dup = q.messages()[0].alerts.pop();
+    assert_eq!(dup.map(|x| x.resolved), Some(true));
     let m = send(&mut q, 0);
-    assert_eq!(names(&m), vec!["A+", "A-", "A+"]);
+    assert_eq!(names(&m), vec!["A+", "A-", "A+", "A-"]);
     assert_eq!(m.alerts[0].ends_at_ms, 360);
     // An alert in a batch that is being sent is not touched: the copy queues behind it.
     q.push_alerts(vec![a("A", 400, 700, false)]);
-    assert_eq!(q.len(), 4);
+    assert_eq!(q.len(), 5);
     q.done(m.seq, &Ok(()), 0);
     let m = send(&mut q, 0);
     assert_eq!(m.alerts[0].ends_at_ms, 700);
