@@ -83,9 +83,13 @@ fn alerts_fire_and_resolve_through_a_real_alertmanager() {
             "global:\n  external_labels: {{site: lab}}\n\
              alerting:\n  external_url: http://telltale.test:8465\n\
              \x20 alertmanagers:\n    - url: http://{}\n\
-             \x20 webhooks:\n    - name: direct\n      url: {}\n      group_wait: 1s\n      group_interval: 1s\n",
+             \x20   - url: {}\n      path_prefix: /second/\n      basic_auth: {{username: u, password: p}}\n\
+             \x20 webhooks:\n    - name: direct\n      url: {}\n      group_wait: 1s\n      group_interval: 1s\n\
+             \x20 slack:\n    - name: chat\n      url: {}\n      group_wait: 1s\n      group_interval: 1s\n",
             am.addr(),
-            our_sink.url("/hook")
+            our_sink.url(""),
+            our_sink.url("/hook"),
+            our_sink.url("/slack"),
         ),
     )
     .unwrap();
@@ -147,6 +151,46 @@ fn alerts_fire_and_resolve_through_a_real_alertmanager() {
     assert_eq!(am_payload["alerts"][0]["labels"]["site"], "lab");
     assert_eq!(am_payload["alerts"][0]["fingerprint"], ours_fp.as_str());
     compare(&am_payload, &our_payload);
+
+    // HA fan-out: the second "Alertmanager" (the sink, under a path prefix, with basic auth)
+    // got the same alert in the API v2 shape.
+    let second: Vec<_> = our_sink
+        .posts()
+        .into_iter()
+        .filter(|p| p.path == "/second/api/v2/alerts")
+        .collect();
+    assert!(!second.is_empty(), "{}", our_sink.dump());
+    assert!(second[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "authorization" && v == "Basic dTpw"));
+    assert_eq!(second[0].body[0]["labels"]["alertname"], "TelltaleDown");
+    assert_eq!(
+        second[0].body[0]["startsAt"],
+        am_payload["alerts"][0]["startsAt"]
+    );
+    // Slack: text plus blocks.
+    wait_until(
+        10,
+        "the Slack message",
+        || our_sink.posts().iter().any(|p| p.path == "/slack"),
+        || our_sink.dump(),
+    );
+    let slack = our_sink
+        .posts()
+        .into_iter()
+        .find(|p| p.path == "/slack")
+        .unwrap();
+    assert_eq!(
+        slack.body["text"], "[FIRING:1] TelltaleDown (host-1:9100 warning lab)",
+        "{}",
+        slack.body
+    );
+    assert_eq!(slack.body["blocks"][0]["type"], "header");
+    assert!(slack.body["blocks"][1]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("TelltaleDown on host-1"));
     assert_eq!(our_payload["externalURL"], "http://telltale.test:8465");
     assert_eq!(our_payload["receiver"], "direct");
 
@@ -210,11 +254,26 @@ fn alerts_fire_and_resolve_through_a_real_alertmanager() {
         )),
         2.0
     );
-    // Alertmanager's own requests carried the JSON content type.
-    assert!(our_sink.posts()[0]
-        .headers
+    // The start-up API check: the real one is v2, the sink is no Alertmanager at all.
+    let log_text = d.log_text();
+    assert!(
+        log_text.contains("Alertmanager API v2 reachable") && log_text.contains("version=0.25"),
+        "{log_text}"
+    );
+    assert!(log_text.contains("not JSON"), "{log_text}");
+    // telltale's POSTs (all but its start-up GET of /api/v2/status) are JSON.
+    for p in our_sink
+        .posts()
         .iter()
-        .any(|(k, v)| k == "content-type" && v == "application/json"));
+        .filter(|p| !p.path.ends_with("/status"))
+    {
+        assert!(
+            p.headers
+                .iter()
+                .any(|(k, v)| k == "content-type" && v == "application/json"),
+            "{p:?}"
+        );
+    }
     // The self-metrics (a histogram among them) pass promtool's checks.
     let text = d.metrics();
     assert_eq!(
