@@ -70,8 +70,10 @@ fn an_alertmanager_outage_loses_nothing() {
         am.addr()
     ));
     assert!(failed > 0.0, "connection failures counted");
-    // Re-sent firing alerts replace their queued copies: one slot per alert state.
-    assert_eq!(d.pending(), 3);
+    // Re-sent alerts replace their queued copies: one slot per alert state (15 without), or
+    // two when a re-send arrived while a retry was on the wire.
+    let pending = d.pending();
+    assert!((3..=6).contains(&pending), "{pending} alerts queued");
 
     am.start();
     let keep_sending = |d: &mut Driver| {

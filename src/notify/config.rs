@@ -176,7 +176,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> AlertingConfig {
             let Some(mut rf) = d.map(item, &ip) else {
                 continue;
             };
-            let common = super::config_receivers::decode_common(d, &mut rf, kind == 2);
+            let common = super::config_receivers::decode_common(d, &mut rf, kind == 0);
             if let Some(cm) = &common {
                 let pos = item_pos(item, "name");
                 unique(d, &mut names, &cm.name, pos, &rf.at("name"));

@@ -7,9 +7,13 @@ use super::config::{
 use super::group::GroupSettings;
 use crate::yaml::{Decoder, Fields};
 
-/// `name`, the grouping keys, `send_resolved` (default true, false for email as in
-/// Alertmanager) and `max_alerts`.
-pub fn decode_common(d: &mut Decoder, f: &mut Fields, email: bool) -> Option<ReceiverCommon> {
+/// `name`, the grouping keys, `send_resolved` (Alertmanager's defaults: true for webhooks,
+/// false for email and Slack) and `max_alerts`.
+pub fn decode_common(
+    d: &mut Decoder,
+    f: &mut Fields,
+    send_resolved: bool,
+) -> Option<ReceiverCommon> {
     let name = match f.get("name") {
         Some(v) => d.string(v, &f.at("name")).filter(|s| {
             let ok = !s.is_empty();
@@ -24,7 +28,7 @@ pub fn decode_common(d: &mut Decoder, f: &mut Fields, email: bool) -> Option<Rec
         }
     };
     let mut g = GroupSettings {
-        send_resolved: !email,
+        send_resolved,
         ..GroupSettings::default()
     };
     if let Some(v) = f.get("group_by") {

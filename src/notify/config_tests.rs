@@ -21,7 +21,8 @@ fn defaults_follow_prometheus_and_alertmanager() {
     assert!(c.is_empty());
     let c = parse(
         "webhooks: [{name: w, url: 'http://h/x'}]\n\
-         email: {name: m, smarthost: 'mx:25', from: a@b.c, to: 'x@y.z, q@y.z'}\n",
+         email: {name: m, smarthost: 'mx:25', from: a@b.c, to: 'x@y.z, q@y.z'}\n\
+         slack: [{name: s, url: 'http://h/s'}]\n",
     )
     .unwrap();
     let w = &c.webhooks[0].common;
@@ -32,6 +33,7 @@ fn defaults_follow_prometheus_and_alertmanager() {
     assert_eq!(w.group.group_by, Some(vec!["alertname".to_string()]));
     let e = &c.email[0];
     assert!(!e.common.group.send_resolved);
+    assert!(!c.slack[0].common.group.send_resolved);
     assert_eq!(e.to, vec!["x@y.z", "q@y.z"]);
     assert_eq!(
         (e.host.as_str(), e.port, e.tls),

@@ -231,3 +231,32 @@ async fn pending_deliveries_survive_a_restart() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_alerts_go_out_in_batches_and_one_group() {
+    let am = Fake::new("am", Mode::Batch(64), 0, true);
+    let hook = Fake::new("hook", Mode::Grouped(GroupSettings::default()), 0, true);
+    let d = Dispatcher::new(vec![am.clone(), hook.clone()], 10_000, Vec::new());
+    d.start();
+    let alerts: Vec<OutAlert> = (0..10_000)
+        .map(|i| {
+            let mut a = alert("Many");
+            a.labels.push(("instance".into(), format!("host-{i}")));
+            a
+        })
+        .collect();
+    let start = Instant::now();
+    d.submit(alerts);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "submit took {:?}",
+        start.elapsed()
+    );
+    assert!(d.flush(Duration::from_secs(30)).await, "{}", metrics(&d));
+    let batches: Vec<usize> = lock(&am.got).iter().map(|m| m.alerts.len()).collect();
+    assert_eq!(batches.iter().sum::<usize>(), 10_000);
+    assert!(batches.iter().all(|n| *n <= 64) && batches.len() >= 157);
+    let groups = lock(&hook.got);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].alerts.len(), 10_000);
+}

@@ -54,7 +54,8 @@ struct Notified {
 struct Group {
     #[serde(with = "super::label_map")]
     labels: Labels,
-    alerts: Vec<OutAlert>,
+    /// By fingerprint (the alert identity, as in Alertmanager).
+    alerts: BTreeMap<u64, OutAlert>,
     next_flush_ms: i64,
     flushed: bool,
     last: Option<Notified>,
@@ -113,15 +114,12 @@ impl Grouper {
             let (key, labels) = self.key_of(&a.labels);
             let g = self.groups.entry(key).or_insert_with(|| Group {
                 labels,
-                alerts: Vec::new(),
+                alerts: BTreeMap::new(),
                 next_flush_ms: now_ms + wait,
                 flushed: false,
                 last: None,
             });
-            match g.alerts.iter_mut().find(|x| x.labels == a.labels) {
-                Some(x) => *x = a.clone(),
-                None => g.alerts.push(a.clone()),
-            }
+            g.alerts.insert(a.fingerprint(), a.clone());
             // An alert that started long ago need not wait for company.
             if !g.flushed && a.starts_at_ms + wait < now_ms {
                 g.next_flush_ms = g.next_flush_ms.min(now_ms);
@@ -148,7 +146,7 @@ impl Grouper {
             }
             g.flushed = true;
             g.next_flush_ms = now_ms + s.group_interval_ms;
-            g.alerts.retain(|a| !a.is_resolved_at(now_ms));
+            g.alerts.retain(|_, a| !a.is_resolved_at(now_ms));
             if g.alerts.is_empty() && g.last.as_ref().is_none_or(|l| l.firing.is_empty()) {
                 empty.push(key.clone());
             }
@@ -171,13 +169,13 @@ impl Grouper {
 fn flush(key: &str, g: &mut Group, s: &GroupSettings, now: i64) -> Option<Message> {
     let mut firing = BTreeSet::new();
     let mut resolved = BTreeSet::new();
-    for a in &g.alerts {
+    for (fp, a) in &g.alerts {
         let set = if a.is_resolved_at(now) {
             &mut resolved
         } else {
             &mut firing
         };
-        set.insert(a.fingerprint());
+        set.insert(*fp);
     }
     if !needs_update(g.last.as_ref(), &firing, &resolved, s, now) {
         return None;
@@ -189,7 +187,7 @@ fn flush(key: &str, g: &mut Group, s: &GroupSettings, now: i64) -> Option<Messag
     });
     let mut alerts: Vec<OutAlert> = g
         .alerts
-        .iter()
+        .values()
         .filter(|a| s.send_resolved || !a.is_resolved_at(now))
         .cloned()
         .collect();
