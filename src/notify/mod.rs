@@ -80,6 +80,25 @@ impl OutAlert {
     }
 }
 
+/// Prometheus' `generatorURL`: `<external_url>/graph?g0.expr=<expr, query-escaped as Go's
+/// url.QueryEscape does>&g0.tab=1`.
+pub fn generator_url(external_url: &str, expr: &str) -> String {
+    let mut q = String::with_capacity(expr.len() * 3);
+    for b in expr.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                q.push(b as char)
+            }
+            b' ' => q.push('+'),
+            _ => q.push_str(&format!("%{b:02X}")),
+        }
+    }
+    format!(
+        "{}/graph?g0.expr={q}&g0.tab=1",
+        external_url.trim_end_matches('/')
+    )
+}
+
 /// The identity of a label set, as 16 hex digits in payloads.
 ///
 /// FNV-1a (64 bit) over the label pairs sorted by name, each name and value followed by the byte
@@ -298,6 +317,18 @@ mod tests {
         // The empty label set hashes to the FNV offset basis.
         assert_eq!(fingerprint(&Vec::new()), 0xcbf2_9ce4_8422_2325);
         assert_eq!(format!("{:016x}", fingerprint(&l(&[("a", "b")]))).len(), 16);
+    }
+
+    #[test]
+    fn generator_urls_escape_like_go() {
+        assert_eq!(
+            generator_url("http://prom:9090/", "up == 0"),
+            "http://prom:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1"
+        );
+        assert_eq!(
+            generator_url("", r#"rate(x{a="b/c"}[5m]) > 0.5"#),
+            "/graph?g0.expr=rate%28x%7Ba%3D%22b%2Fc%22%7D%5B5m%5D%29+%3E+0.5&g0.tab=1"
+        );
     }
 
     #[test]
