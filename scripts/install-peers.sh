@@ -8,13 +8,26 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The SMTP server the email tests deliver to (PyPI: aiosmtpd, run as `python3 -m aiosmtpd`),
+# installed after python3 itself.
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+install_aiosmtpd() {
+  python3 -c 'import aiosmtpd' 2>/dev/null && return 0
+  echo "install-peers: installing aiosmtpd"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  python3 -m pip install --quiet aiosmtpd 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages aiosmtpd
+}
 if [ ${#missing[@]} -eq 0 ]; then
+  install_aiosmtpd
   echo "install-peers: all present"
   exit 0
 fi
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then
@@ -31,4 +44,5 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 for d in prometheus prometheus-node-exporter prometheus-alertmanager prometheus-pushgateway; do
   pkill -x "$d" 2>/dev/null || true
 done
+install_aiosmtpd
 echo "install-peers: done"

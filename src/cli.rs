@@ -42,6 +42,8 @@ pub enum Cmd {
     TestRules(Vec<PathBuf>),
     /// `demo-app --listen ADDR`: the hyphenmon-style demo application.
     DemoApp(String),
+    /// `notify-driver --config FILE [--state FILE]` (hidden): a dispatcher driven over stdin.
+    NotifyDriver(PathBuf, Option<PathBuf>),
 }
 
 fn is_bool(opt: &collector::Opt) -> bool {
@@ -236,6 +238,13 @@ pub fn command() -> Command {
                         .help("Address to listen on"),
                 ),
         )
+        .subcommand(
+            Command::new("notify-driver")
+                .hide(true)
+                .about("Deliver alerts read as JSON lines from stdin (for tests)")
+                .arg(Arg::new("config").long("config").required(true))
+                .arg(Arg::new("state").long("state")),
+        )
 }
 
 fn files_arg() -> Arg {
@@ -269,6 +278,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error>
             _ => unreachable!("clap requires a test subcommand"),
         },
         Some(("run", r)) => Cmd::Run(Box::new(run_from(r))),
+        Some(("notify-driver", n)) => Cmd::NotifyDriver(
+            PathBuf::from(n.get_one::<String>("config").unwrap()),
+            n.get_one::<String>("state").map(PathBuf::from),
+        ),
         Some(("demo-app", d)) => {
             Cmd::DemoApp(d.get_one::<String>("listen").cloned().unwrap_or_default())
         }

@@ -21,6 +21,7 @@ pub struct Config {
     pub json_targets: Vec<crate::sources::json::JsonTarget>,
     /// `rule_files` and the `rules:` section.
     pub rules: crate::rules::settings::RulesConfig,
+    pub alerting: crate::notify::config::AlertingConfig,
 }
 
 /// Bounds of the in-memory sample store.
@@ -114,6 +115,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         zabbix: Vec::new(),
         json_targets: Vec::new(),
         rules: Default::default(),
+        alerting: Default::default(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -141,6 +143,9 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("rules") {
         crate::rules::settings::decode(d, n, &mut cfg.rules);
+    }
+    if let Some(n) = f.get("alerting") {
+        cfg.alerting = crate::notify::config::decode(d, n, "alerting");
     }
     f.finish(d, "config");
     cfg

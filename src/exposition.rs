@@ -8,7 +8,13 @@ pub enum MetricType {
     Counter,
     Gauge,
     Untyped,
+    /// Samples carry `SUFFIX_LABEL` (`_bucket`, `_sum`, `_count`), see `Family::observe`.
+    Histogram,
 }
+
+/// A reserved label (Prometheus never exposes `__` labels) naming the sample-name suffix of a
+/// histogram's samples; the encoders append it to the family name and leave the label out.
+pub const SUFFIX_LABEL: &str = "__suffix__";
 
 impl MetricType {
     fn text(self) -> &'static str {
@@ -16,6 +22,7 @@ impl MetricType {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
             MetricType::Untyped => "untyped",
+            MetricType::Histogram => "histogram",
         }
     }
     fn openmetrics(self) -> &'static str {
@@ -23,6 +30,7 @@ impl MetricType {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
             MetricType::Untyped => "unknown",
+            MetricType::Histogram => "histogram",
         }
     }
 }
@@ -77,6 +85,42 @@ impl Family {
         self
     }
 
+    pub fn histogram(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, help, MetricType::Histogram)
+    }
+
+    /// Adds one histogram series: cumulative `buckets` as (upper bound, count) in increasing
+    /// order (`+Inf` is added from `count`), then `_sum` and `_count`.
+    pub fn observe(
+        &mut self,
+        labels: &[(&str, &str)],
+        buckets: &[(f64, u64)],
+        sum: f64,
+        count: u64,
+    ) -> &mut Self {
+        let mut bounds: Vec<(String, f64)> = buckets
+            .iter()
+            .map(|(le, n)| {
+                let mut s = String::new();
+                write_value(&mut s, *le);
+                (s, *n as f64)
+            })
+            .collect();
+        bounds.push(("+Inf".into(), count as f64));
+        for (le, n) in bounds {
+            let mut l: Vec<(&str, &str)> = labels.to_vec();
+            l.push(("le", &le));
+            l.push((SUFFIX_LABEL, "_bucket"));
+            self.add(&l, n);
+        }
+        for (suffix, v) in [("_sum", sum), ("_count", count as f64)] {
+            let mut l: Vec<(&str, &str)> = labels.to_vec();
+            l.push((SUFFIX_LABEL, suffix));
+            self.add(&l, v);
+        }
+        self
+    }
+
     /// Builder form of `add` for one-sample families.
     pub fn with(mut self, labels: &[(&str, &str)], value: f64) -> Self {
         self.add(labels, value);
@@ -98,10 +142,64 @@ pub fn normalize(mut families: Vec<Family>) -> Vec<Family> {
         for s in &mut f.samples {
             s.labels.sort();
         }
-        f.samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+        if f.kind == MetricType::Histogram {
+            // One series' buckets (by bound), sum and count together, as both formats want.
+            f.samples
+                .sort_by(|a, b| histogram_key(&a.labels).cmp(&histogram_key(&b.labels)));
+        } else {
+            f.samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+        }
         f.samples.dedup_by(|a, b| a.labels == b.labels);
     }
     out
+}
+
+/// Sort key of a histogram sample: its series labels, then bucket bound, `_sum`, `_count`.
+fn histogram_key(labels: &Labels) -> (Vec<&(String, String)>, u8, OrdF64) {
+    let series: Vec<&(String, String)> = labels
+        .iter()
+        .filter(|(k, _)| k != SUFFIX_LABEL && k != "le")
+        .collect();
+    let get = |n: &str| labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let rank = match get(SUFFIX_LABEL) {
+        Some("_sum") => 1,
+        Some("_count") => 2,
+        _ => 0,
+    };
+    let le = get("le").map_or(0.0, |v| {
+        if v == "+Inf" {
+            f64::INFINITY
+        } else {
+            v.parse().unwrap_or(0.0)
+        }
+    });
+    (series, rank, OrdF64(le))
+}
+
+struct OrdF64(f64);
+impl PartialEq for OrdF64 {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o).is_eq()
+    }
+}
+impl Eq for OrdF64 {}
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for OrdF64 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+/// The sample name (family name plus a histogram suffix) and whether the sample has one.
+fn suffixed_name<'a>(base: &'a str, s: &'a Sample) -> (std::borrow::Cow<'a, str>, bool) {
+    match s.labels.iter().find(|(k, _)| k == SUFFIX_LABEL) {
+        Some((_, suffix)) => (format!("{base}{suffix}").into(), true),
+        None => (base.into(), false),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,8 +278,9 @@ fn encode_text(out: &mut String, f: &Family) {
     out.push_str(f.kind.text());
     out.push('\n');
     for s in &f.samples {
-        out.push_str(&f.name);
-        write_labels(out, &s.labels);
+        let (name, _) = suffixed_name(&f.name, s);
+        out.push_str(&name);
+        write_labels(out, &s.labels, false);
         out.push(' ');
         write_value(out, s.value);
         if let Some(ts) = s.timestamp_ms {
@@ -204,8 +303,11 @@ fn encode_openmetrics(out: &mut String, f: &Family) {
     escape_help(out, &f.help, true);
     let _ = writeln!(out, "\n# TYPE {family} {}", f.kind.openmetrics());
     for s in &f.samples {
-        out.push_str(&sample_name);
-        write_labels(out, &s.labels);
+        match suffixed_name(&f.name, s) {
+            (name, true) => out.push_str(&name),
+            _ => out.push_str(&sample_name),
+        }
+        write_labels(out, &s.labels, true);
         out.push(' ');
         write_value(out, s.value);
         if let Some(ts) = s.timestamp_ms {
@@ -226,17 +328,25 @@ fn escape_help(out: &mut String, help: &str, quotes: bool) {
     }
 }
 
-fn write_labels(out: &mut String, labels: &Labels) {
-    if labels.is_empty() {
-        return;
-    }
-    out.push('{');
-    for (i, (k, v)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+/// Writes `{k="v",...}`, leaving out the suffix label; OpenMetrics wants `le` bounds as
+/// canonical floats (`1.0`, not `1`).
+fn write_labels(out: &mut String, labels: &Labels, openmetrics: bool) {
+    let mut first = true;
+    for (k, v) in labels {
+        if k == SUFFIX_LABEL {
+            continue;
         }
+        out.push(if first { '{' } else { ',' });
+        first = false;
         out.push_str(k);
         out.push_str("=\"");
+        let canonical;
+        let v = if openmetrics && k == "le" && !v.contains(['.', 'e', 'I', 'N']) {
+            canonical = format!("{v}.0");
+            &canonical
+        } else {
+            v
+        };
         for c in v.chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
@@ -247,7 +357,9 @@ fn write_labels(out: &mut String, labels: &Labels) {
         }
         out.push('"');
     }
-    out.push('}');
+    if !first {
+        out.push('}');
+    }
 }
 
 /// Writes a float the way Go's client libraries do (`1e+06`-style exponents past 1e21 only
@@ -298,6 +410,27 @@ node_cpu_seconds_total{cpu=\"1\",mode=\"user\"} 2.5\n";
         assert!(got.contains("# TYPE node_cpu_seconds counter\n"));
         assert!(got.contains("node_cpu_seconds_total{cpu=\"0\",mode=\"idle\"} 100\n"));
         assert!(got.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn histograms_encode_buckets_in_order_then_sum_and_count() {
+        let mut h = Family::histogram("x_seconds", "Latency.");
+        h.observe(&[("n", "b")], &[(0.5, 1), (10.0, 2)], 3.5, 2);
+        h.observe(&[("n", "a")], &[(0.5, 0), (10.0, 0)], 0.0, 0);
+        let fams = normalize(vec![h]);
+        let text = encode(&fams, Format::Text);
+        let want_b =
+            "x_seconds_bucket{le=\"0.5\",n=\"b\"} 1\nx_seconds_bucket{le=\"10\",n=\"b\"} 2\n\
+x_seconds_bucket{le=\"+Inf\",n=\"b\"} 2\nx_seconds_sum{n=\"b\"} 3.5\nx_seconds_count{n=\"b\"} 2\n";
+        assert!(text.contains("# TYPE x_seconds histogram\n"), "{text}");
+        assert!(text.ends_with(want_b), "{text}");
+        assert!(text.contains("x_seconds_count{n=\"a\"} 0\nx_seconds_bucket{le=\"0.5\",n=\"b\"}"));
+        let om = encode(&fams, Format::OpenMetrics);
+        assert!(
+            om.contains("x_seconds_bucket{le=\"10.0\",n=\"b\"} 2\n"),
+            "{om}"
+        );
+        assert!(om.contains("x_seconds_sum{n=\"b\"} 3.5\n"), "{om}");
     }
 
     #[test]

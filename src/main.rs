@@ -7,6 +7,7 @@ mod config;
 mod demo_app;
 mod exposition;
 mod logging;
+mod notify;
 mod promql;
 mod rules;
 mod selfmetrics;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         cli::Cmd::TestRules(files) => test_rules(&files),
         cli::Cmd::Run(args) => run(*args),
         cli::Cmd::DemoApp(listen) => demo_app::run(&listen),
+        cli::Cmd::NotifyDriver(config, state) => notify::driver::run(&config, state, "info"),
     }
 }
 

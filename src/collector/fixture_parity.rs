@@ -96,6 +96,7 @@ pub fn dump(families: Vec<Family>) -> BTreeMap<String, Dump> {
                 MetricType::Counter => "counter",
                 MetricType::Gauge => "gauge",
                 MetricType::Untyped => "untyped",
+                MetricType::Histogram => "histogram",
             };
             let samples = f.samples.into_iter().map(|s| (s.labels, s.value)).collect();
             (

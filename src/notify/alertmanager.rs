@@ -1,0 +1,191 @@
+//! Alertmanager's API v2, as Prometheus talks to it: `POST <url><path_prefix>/api/v2/alerts`
+//! with a JSON array of `{labels, annotations, startsAt, endsAt, generatorURL}` (times RFC 3339
+//! with milliseconds), one target per configured instance (HA: every instance gets every alert,
+//! never a load balancer). At start, `GET /api/v2/status` checks that the instance speaks v2.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::config::AlertmanagerConfig;
+use super::{classify_fetch, classify_status, Message, Mode, Notifier, OutAlert, SendFuture};
+use crate::exposition::Labels;
+use crate::sources::http;
+
+/// Sorted label pairs serialised as a JSON object.
+pub struct LabelObj<'a>(pub &'a Labels);
+
+impl Serialize for LabelObj<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        super::label_map::serialize(self.0, s)
+    }
+}
+
+#[derive(Serialize)]
+struct Postable<'a> {
+    labels: LabelObj<'a>,
+    annotations: LabelObj<'a>,
+    #[serde(rename = "startsAt")]
+    starts_at: String,
+    #[serde(rename = "endsAt")]
+    ends_at: String,
+    #[serde(rename = "generatorURL")]
+    generator_url: &'a str,
+}
+
+/// The request body for a batch.
+pub fn payload(alerts: &[OutAlert]) -> String {
+    let items: Vec<Postable> = alerts
+        .iter()
+        .map(|a| Postable {
+            labels: LabelObj(&a.labels),
+            annotations: LabelObj(&a.annotations),
+            starts_at: crate::timefmt::format_millis(a.starts_at_ms),
+            ends_at: crate::timefmt::format_millis(a.ends_at_ms),
+            generator_url: &a.generator_url,
+        })
+        .collect();
+    serde_json::to_string(&items).expect("alerts serialise")
+}
+
+pub struct Alertmanager {
+    name: String,
+    cfg: AlertmanagerConfig,
+    client: reqwest::Client,
+    batch: usize,
+}
+
+pub const USER_AGENT: &str = concat!("telltale/", env!("CARGO_PKG_VERSION"));
+
+impl Alertmanager {
+    pub fn new(cfg: &AlertmanagerConfig, batch: usize) -> Result<Self, String> {
+        let client = http::builder(&cfg.http)?
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        Ok(Alertmanager {
+            name: cfg.api("alerts"),
+            cfg: cfg.clone(),
+            client,
+            batch: batch.max(1),
+        })
+    }
+}
+
+/// What `GET /api/v2/status` says about the instance (a log line; the queue works regardless).
+pub fn describe_status(status: u16, body: &[u8]) -> Result<String, String> {
+    match status {
+        200 => {
+            let v: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|e| format!("answers /api/v2/status with something that is not JSON: {e}"))?;
+            match v.pointer("/versionInfo/version").and_then(|x| x.as_str()) {
+                Some(ver) => Ok(ver.to_string()),
+                None => Err("answers /api/v2/status without versionInfo: is it an Alertmanager?".into()),
+            }
+        }
+        404 => Err("has no /api/v2/status (404): telltale speaks only Alertmanager API v2 (Alertmanager 0.16 or later); check url and path_prefix".into()),
+        s => Err(format!("answers /api/v2/status with status {s}")),
+    }
+}
+
+impl Notifier for Alertmanager {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::Batch(self.batch)
+    }
+
+    fn timeout(&self) -> Duration {
+        self.cfg.http.timeout
+    }
+
+    fn send<'a>(&'a self, msg: &'a Message) -> SendFuture<'a> {
+        Box::pin(async move {
+            let req = self
+                .client
+                .post(self.cfg.api("alerts"))
+                .header("Content-Type", "application/json")
+                .body(payload(&msg.alerts));
+            let r = http::fetch(&self.cfg.http, req)
+                .await
+                .map_err(classify_fetch)?;
+            classify_status(r.status, &r.body)
+        })
+    }
+
+    fn startup_check(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let req = self.client.get(self.cfg.api("status"));
+            match http::fetch(&self.cfg.http, req).await {
+                Ok(r) => match describe_status(r.status, &r.body) {
+                    Ok(version) => {
+                        tracing::info!(alertmanager = %self.name, version = %version, "Alertmanager API v2 reachable")
+                    }
+                    Err(e) => tracing::error!(alertmanager = %self.name, "Alertmanager {e}"),
+                },
+                Err(e) => tracing::warn!(
+                    alertmanager = %self.name,
+                    err = %e,
+                    "Alertmanager not reachable yet; alerts wait in its queue"
+                ),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_matches_prometheus_shape() {
+        let a = OutAlert {
+            labels: vec![
+                ("alertname".into(), "InstanceDown".into()),
+                ("instance".into(), "localhost:9100".into()),
+            ],
+            annotations: vec![("summary".into(), "Instance \"x\" down".into())],
+            starts_at_ms: 1_787_306_700_000,
+            ends_at_ms: 1_787_306_940_123,
+            generator_url: "http://t:8465/graph?g0.expr=up+%3D%3D+0&g0.tab=1".into(),
+            resolved: false,
+        };
+        let want = r#"[{"labels":{"alertname":"InstanceDown","instance":"localhost:9100"},"annotations":{"summary":"Instance \"x\" down"},"startsAt":"2026-08-21T10:05:00.000Z","endsAt":"2026-08-21T10:09:00.123Z","generatorURL":"http://t:8465/graph?g0.expr=up+%3D%3D+0&g0.tab=1"}]"#;
+        assert_eq!(payload(&[a]), want);
+        assert_eq!(payload(&[]), "[]");
+    }
+
+    #[test]
+    fn the_version_check_explains_what_is_wrong() {
+        let ok = br#"{"versionInfo":{"version":"0.25.0"},"cluster":{}}"#;
+        assert_eq!(describe_status(200, ok).unwrap(), "0.25.0");
+        assert!(describe_status(404, b"")
+            .unwrap_err()
+            .contains("only Alertmanager API v2"));
+        assert!(describe_status(200, b"<html>")
+            .unwrap_err()
+            .contains("not JSON"));
+        assert!(describe_status(200, b"{}")
+            .unwrap_err()
+            .contains("versionInfo"));
+        assert!(describe_status(503, b"").unwrap_err().contains("503"));
+    }
+
+    #[test]
+    fn api_urls_take_the_path_prefix() {
+        let c = AlertmanagerConfig {
+            url: "http://am:9093".into(),
+            path_prefix: "/am".into(),
+            http: http::HttpConfig::default(),
+        };
+        assert_eq!(c.api("alerts"), "http://am:9093/am/api/v2/alerts");
+        let n = Alertmanager::new(&c, 0).unwrap();
+        assert_eq!(n.name(), "http://am:9093/am/api/v2/alerts");
+        assert_eq!(n.mode(), Mode::Batch(1));
+    }
+}

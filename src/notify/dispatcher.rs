@@ -1,0 +1,376 @@
+//! Between the rules engine and the notifiers. `submit` only takes locks for a moment and
+//! wakes background tasks, so evaluation never waits on delivery. Per target: a grouping task
+//! (grouping notifiers), a sender task working the target's `Queue` (one request at a time, in
+//! order, with a timeout and retries), counters for the self-metrics. `flush` drains the queues
+//! within a deadline on shutdown; `save`/`load` keep what is still pending across a restart.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::config::AlertingConfig;
+use super::group::Grouper;
+use super::queue::{Done, Next, Queue};
+use super::stats::{self, Stats, TargetView};
+use super::{Message, Mode, Notifier, OutAlert, SendError};
+use crate::exposition::{Family, Labels};
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Target {
+    notifier: Arc<dyn Notifier>,
+    grouper: Option<Mutex<Grouper>>,
+    queue: Mutex<Queue>,
+    stats: Mutex<Stats>,
+    wake_sender: Notify,
+    wake_grouper: Notify,
+}
+
+impl Target {
+    fn name(&self) -> &str {
+        self.notifier.name()
+    }
+
+    fn count_dropped(&self, n: u64) {
+        if n > 0 {
+            lock(&self.stats).dropped += n;
+            tracing::warn!(notifier = %self.name(), dropped = n, "notification queue full; oldest alerts dropped");
+        }
+    }
+
+    fn enqueue(&self, msgs: Vec<Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let mut dropped = 0;
+        {
+            let mut q = lock(&self.queue);
+            for m in msgs {
+                dropped += q.push_message(m);
+            }
+        }
+        self.count_dropped(dropped);
+        self.wake_sender.notify_one();
+    }
+}
+
+pub struct Dispatcher {
+    targets: Vec<Arc<Target>>,
+    external_labels: Labels,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct SavedTarget {
+    queue: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    groups: Option<Grouper>,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct Saved {
+    version: u32,
+    saved_at_ms: i64,
+    targets: BTreeMap<String, SavedTarget>,
+}
+
+impl Dispatcher {
+    /// The targets of an `alerting:` config; `external_labels` (the global ones) are added to
+    /// every alert that lacks them, as Prometheus does before queueing.
+    pub fn from_config(cfg: &AlertingConfig, external_labels: &Labels) -> Result<Self, String> {
+        let notifiers = super::build(cfg)?;
+        Ok(Self::new(
+            notifiers,
+            cfg.queue_capacity,
+            external_labels.clone(),
+        ))
+    }
+
+    pub fn new(
+        notifiers: Vec<Arc<dyn Notifier>>,
+        capacity: usize,
+        external_labels: Labels,
+    ) -> Self {
+        let targets = notifiers
+            .into_iter()
+            .map(|n| {
+                let (batch, grouper) = match n.mode() {
+                    Mode::Batch(b) => (b.max(1), None),
+                    Mode::Grouped(s) => (0, Some(Mutex::new(Grouper::new(s)))),
+                };
+                Arc::new(Target {
+                    notifier: n,
+                    grouper,
+                    queue: Mutex::new(Queue::new(batch, capacity)),
+                    stats: Mutex::new(Stats::default()),
+                    wake_sender: Notify::new(),
+                    wake_grouper: Notify::new(),
+                })
+            })
+            .collect();
+        Dispatcher {
+            targets,
+            external_labels,
+            tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn target_names(&self) -> Vec<String> {
+        self.targets.iter().map(|t| t.name().to_string()).collect()
+    }
+
+    /// Starts the background tasks on the current tokio runtime (once; `load` first).
+    pub fn start(&self) {
+        let mut tasks = lock(&self.tasks);
+        if !tasks.is_empty() {
+            return;
+        }
+        for t in &self.targets {
+            let n = Arc::clone(&t.notifier);
+            tasks.push(tokio::spawn(async move { n.startup_check().await }));
+            tasks.push(tokio::spawn(run_sender(Arc::clone(t))));
+            if t.grouper.is_some() {
+                tasks.push(tokio::spawn(run_grouper(Arc::clone(t))));
+            }
+        }
+    }
+
+    /// Hands alerts over for delivery to every target. Never waits for delivery.
+    pub fn submit(&self, mut alerts: Vec<OutAlert>) {
+        if alerts.is_empty() {
+            return;
+        }
+        for a in &mut alerts {
+            for (k, v) in &self.external_labels {
+                if !a.labels.iter().any(|(n, _)| n == k) {
+                    a.labels.push((k.clone(), v.clone()));
+                }
+            }
+            a.labels.sort();
+        }
+        let now = now_ms();
+        for t in &self.targets {
+            match &t.grouper {
+                Some(g) => {
+                    lock(g).insert(&alerts, now);
+                    t.wake_grouper.notify_one();
+                }
+                None => {
+                    let dropped = lock(&t.queue).push_alerts(alerts.clone());
+                    t.count_dropped(dropped);
+                    t.wake_sender.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Alerts still waiting in all queues (sending ones included).
+    pub fn pending(&self) -> usize {
+        self.targets.iter().map(|t| lock(&t.queue).len()).sum()
+    }
+
+    /// Shutdown: sends what grouping targets hold now, ends backoffs, and waits until every
+    /// queue is empty or `deadline` passes. Returns whether everything was delivered.
+    pub async fn flush(&self, deadline: Duration) -> bool {
+        let end = Instant::now() + deadline;
+        let now = now_ms();
+        for t in &self.targets {
+            if let Some(g) = &t.grouper {
+                let msgs = lock(g).flush_all(now);
+                t.enqueue(msgs);
+            }
+            lock(&t.queue).retry_now();
+            t.wake_sender.notify_one();
+        }
+        loop {
+            let pending = self.pending();
+            if pending == 0 {
+                return true;
+            }
+            if Instant::now() >= end {
+                tracing::warn!(
+                    pending,
+                    "notification flush deadline passed; alerts still queued"
+                );
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the background tasks (what is queued stays, for `save`).
+    pub fn stop(&self) {
+        for t in lock(&self.tasks).drain(..) {
+            t.abort();
+        }
+    }
+
+    pub fn families(&self) -> Vec<Family> {
+        let views: Vec<TargetView> = self
+            .targets
+            .iter()
+            .map(|t| {
+                let q = lock(&t.queue);
+                TargetView {
+                    name: t.name(),
+                    stats: lock(&t.stats).clone(),
+                    queue_length: q.len(),
+                    queue_capacity: q.capacity(),
+                }
+            })
+            .collect();
+        stats::families(&views)
+    }
+
+    /// Writes the pending deliveries and the grouping state (tmp file + rename, so a crash
+    /// leaves the old file or the new one, never half of one).
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let mut saved = Saved {
+            version: 1,
+            saved_at_ms: now_ms(),
+            ..Saved::default()
+        };
+        for t in &self.targets {
+            saved.targets.insert(
+                t.name().to_string(),
+                SavedTarget {
+                    queue: lock(&t.queue).messages(),
+                    groups: t.grouper.as_ref().map(|g| lock(g).clone()),
+                },
+            );
+        }
+        let text = serde_json::to_vec(&saved).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("tmp");
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Restores what `save` wrote (a missing file is a first start). Returns the number of
+    /// alerts put back in queues; targets no longer configured are logged and skipped.
+    pub fn load(&self, path: &Path) -> Result<usize, String> {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let saved: Saved = serde_json::from_slice(&text)
+            .map_err(|e| format!("cannot parse {}: {e}", path.display()))?;
+        let mut restored = 0;
+        for (name, st) in saved.targets {
+            let Some(t) = self.targets.iter().find(|t| t.name() == name) else {
+                let n: usize = st.queue.iter().map(|m| m.alerts.len()).sum();
+                tracing::warn!(notifier = %name, alerts = n, "saved notifications for a notifier no longer configured; skipped");
+                continue;
+            };
+            restored += st.queue.iter().map(|m| m.alerts.len()).sum::<usize>();
+            let dropped = lock(&t.queue).restore(st.queue);
+            t.count_dropped(dropped);
+            if let (Some(g), Some(saved_groups)) = (&t.grouper, st.groups) {
+                lock(g).restore(saved_groups);
+            }
+            t.wake_sender.notify_one();
+            t.wake_grouper.notify_one();
+        }
+        Ok(restored)
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn sleep_or_wake(until_ms: Option<i64>, wake: &Notify) {
+    match until_ms {
+        Some(at) => {
+            let wait = Duration::from_millis((at - now_ms()).max(0) as u64 + 1);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = wake.notified() => {}
+            }
+        }
+        None => wake.notified().await,
+    }
+}
+
+async fn run_grouper(t: Arc<Target>) {
+    let Some(g) = &t.grouper else { return };
+    loop {
+        let (msgs, next) = {
+            let mut g = lock(g);
+            let msgs = g.tick(now_ms());
+            (msgs, g.next_due_ms())
+        };
+        t.enqueue(msgs);
+        sleep_or_wake(next, &t.wake_grouper).await;
+    }
+}
+
+async fn run_sender(t: Arc<Target>) {
+    loop {
+        let next = lock(&t.queue).next(now_ms());
+        let m = match next {
+            Next::Send(m) => m,
+            Next::WaitUntil(at) => {
+                sleep_or_wake(Some(at), &t.wake_sender).await;
+                continue;
+            }
+            Next::Idle => {
+                sleep_or_wake(None, &t.wake_sender).await;
+                continue;
+            }
+        };
+        let start = Instant::now();
+        let timeout = t.notifier.timeout();
+        let res = match tokio::time::timeout(timeout, t.notifier.send(&m)).await {
+            Ok(r) => r,
+            Err(_) => Err(SendError::new(
+                true,
+                "timeout",
+                format!("no answer within {timeout:?}"),
+            )),
+        };
+        let elapsed = start.elapsed().as_secs_f64();
+        let done = lock(&t.queue).done(m.seq, &res, now_ms());
+        let mut s = lock(&t.stats);
+        match (done, &res) {
+            (Done::Delivered(n), _) => {
+                s.sent += n as u64;
+                s.latency.observe(elapsed);
+            }
+            (Done::Failed(n), Err(e)) => {
+                *s.failed.entry(e.reason).or_default() += n as u64;
+                tracing::warn!(notifier = %t.name(), reason = e.reason, err = %e.message, alerts = n, "delivery failed; will retry");
+            }
+            (Done::Rejected(n), Err(e)) => {
+                *s.failed.entry(e.reason).or_default() += n as u64;
+                tracing::error!(notifier = %t.name(), reason = e.reason, err = %e.message, alerts = n, "delivery rejected; not retried");
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "dispatcher_tests.rs"]
+mod tests;

@@ -1,0 +1,201 @@
+//! Webhook receivers: Alertmanager's webhook payload, version "4", so a receiver built for
+//! Alertmanager takes telltale's notifications unchanged; or a custom templated body.
+//!
+//! The fields are those Alertmanager 0.25 sends (`receiver`, `status`, `alerts[]` with
+//! `status`, `labels`, `annotations`, `startsAt`, `endsAt`, `generatorURL`, `fingerprint`;
+//! `groupLabels`, `commonLabels`, `commonAnnotations`, `externalURL`, `version`, `groupKey`,
+//! `truncatedAlerts`), in its order and with its time format (Go's RFC3339Nano; a firing
+//! alert's `endsAt` is Go's zero time). The fingerprint is `notify::fingerprint`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::alertmanager::{LabelObj, USER_AGENT};
+use super::config::WebhookConfig;
+use super::render::{self, alert_status, common, rfc3339_nano, ZERO_TIME};
+use super::{classify_fetch, classify_status, Message, Mode, Notifier, SendError, SendFuture};
+use crate::exposition::Labels;
+use crate::rules::template::Template;
+use crate::sources::http::{self, HttpConfig};
+
+#[derive(Serialize)]
+pub struct PayloadAlert<'a> {
+    status: &'static str,
+    labels: LabelObj<'a>,
+    annotations: LabelObj<'a>,
+    #[serde(rename = "startsAt")]
+    starts_at: String,
+    #[serde(rename = "endsAt")]
+    ends_at: String,
+    #[serde(rename = "generatorURL")]
+    generator_url: &'a str,
+    fingerprint: String,
+}
+
+#[derive(Serialize)]
+struct Payload<'a> {
+    receiver: &'a str,
+    status: &'static str,
+    alerts: &'a [PayloadAlert<'a>],
+    #[serde(rename = "groupLabels")]
+    group_labels: LabelObj<'a>,
+    #[serde(rename = "commonLabels")]
+    common_labels: LabelObj<'a>,
+    #[serde(rename = "commonAnnotations")]
+    common_annotations: LabelObj<'a>,
+    #[serde(rename = "externalURL")]
+    external_url: &'a str,
+    version: &'static str,
+    #[serde(rename = "groupKey")]
+    group_key: &'a str,
+    #[serde(rename = "truncatedAlerts")]
+    truncated_alerts: usize,
+}
+
+/// The first `max_alerts` alerts of a message (0 = all) and how many were left out.
+pub fn truncate(m: &Message, max_alerts: usize) -> (Message, usize) {
+    let mut out = m.clone();
+    let mut truncated = 0;
+    if max_alerts > 0 && out.alerts.len() > max_alerts {
+        truncated = out.alerts.len() - max_alerts;
+        out.alerts.truncate(max_alerts);
+    }
+    (out, truncated)
+}
+
+pub fn payload_alerts(m: &Message) -> Vec<PayloadAlert<'_>> {
+    m.alerts
+        .iter()
+        .map(|a| {
+            let status = alert_status(m, a);
+            PayloadAlert {
+                status,
+                labels: LabelObj(&a.labels),
+                annotations: LabelObj(&a.annotations),
+                starts_at: rfc3339_nano(a.starts_at_ms),
+                ends_at: if status == "firing" {
+                    ZERO_TIME.to_string()
+                } else {
+                    rfc3339_nano(a.ends_at_ms)
+                },
+                generator_url: &a.generator_url,
+                fingerprint: format!("{:016x}", a.fingerprint()),
+            }
+        })
+        .collect()
+}
+
+/// The version-4 body and the alerts array alone (for custom templates), for an already
+/// truncated message.
+pub fn payload(
+    m: &Message,
+    receiver: &str,
+    external_url: &str,
+    truncated: usize,
+) -> (String, String) {
+    let alerts = payload_alerts(m);
+    let common_labels: Labels = common(m.alerts.iter().map(|a| &a.labels));
+    let common_annotations: Labels = common(m.alerts.iter().map(|a| &a.annotations));
+    let p = Payload {
+        receiver,
+        status: render::status(m),
+        alerts: &alerts,
+        group_labels: LabelObj(&m.group_labels),
+        common_labels: LabelObj(&common_labels),
+        common_annotations: LabelObj(&common_annotations),
+        external_url,
+        version: "4",
+        group_key: &m.group_key,
+        truncated_alerts: truncated,
+    };
+    (
+        serde_json::to_string(&p).expect("payload serialises"),
+        serde_json::to_string(&alerts).expect("alerts serialise"),
+    )
+}
+
+pub struct Webhook {
+    cfg: WebhookConfig,
+    external_url: String,
+    template: Option<Template>,
+    client: reqwest::Client,
+}
+
+impl Webhook {
+    pub fn new(cfg: &WebhookConfig, external_url: &str) -> Result<Self, String> {
+        let template = match &cfg.body_template {
+            Some(t) => Some(render::parse_template("body_template", t)?),
+            None => None,
+        };
+        Ok(Webhook {
+            cfg: cfg.clone(),
+            external_url: external_url.to_string(),
+            template,
+            client: client(&cfg.http)?,
+        })
+    }
+
+    /// The body to POST for a message.
+    pub fn body(&self, m: &Message) -> Result<String, SendError> {
+        let (m, truncated) = truncate(m, self.cfg.common.max_alerts);
+        let name = &self.cfg.common.name;
+        let (body, alerts) = payload(&m, name, &self.external_url, truncated);
+        match &self.template {
+            None => Ok(body),
+            Some(t) => {
+                let data =
+                    render::template_data(&m, name, &self.external_url, &alerts, &body, truncated);
+                t.execute(&data)
+                    .map_err(|e| SendError::new(false, "template", e))
+            }
+        }
+    }
+}
+
+pub fn client(h: &HttpConfig) -> Result<reqwest::Client, String> {
+    http::builder(h)?
+        .user_agent(USER_AGENT)
+        .build()
+        .map_err(|e| format!("cannot build HTTP client: {e}"))
+}
+
+/// POSTs a JSON body and classifies the answer.
+pub async fn post_json(
+    client: &reqwest::Client,
+    h: &HttpConfig,
+    url: &str,
+    body: String,
+) -> Result<(), SendError> {
+    let req = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .body(body);
+    let r = http::fetch(h, req).await.map_err(classify_fetch)?;
+    classify_status(r.status, &r.body)
+}
+
+impl Notifier for Webhook {
+    fn name(&self) -> &str {
+        &self.cfg.common.name
+    }
+
+    fn mode(&self) -> Mode {
+        Mode::Grouped(self.cfg.common.group.clone())
+    }
+
+    fn timeout(&self) -> Duration {
+        self.cfg.http.timeout
+    }
+
+    fn send<'a>(&'a self, msg: &'a Message) -> SendFuture<'a> {
+        Box::pin(async move {
+            let body = self.body(msg)?;
+            post_json(&self.client, &self.cfg.http, &self.cfg.url, body).await
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "webhook_tests.rs"]
+mod tests;
