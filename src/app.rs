@@ -4,15 +4,12 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::app_rules::Alerting;
 use crate::cli::RunArgs;
 use crate::collector::{self, Ctx};
 use crate::config::{self, Config, SystemConfig};
 use crate::exposition::{self, Family, Format};
-use crate::rules::alert_out::RestoreOptions;
-use crate::rules::engine::{self, Engine, LogSink};
-use crate::rules::file::RuleFile;
-use crate::rules::groupeval::Env;
-use crate::rules::settings;
+use crate::rules::engine;
 use crate::selfmetrics::{self, ProcessMetrics, ReloadStatus};
 use crate::sources::{self, Scheduler, Source};
 use crate::store::{Limits, Store};
@@ -22,8 +19,8 @@ pub struct Running {
     pub config: Config,
     pub system: Option<Arc<collector::System>>,
     pub sources: Vec<Arc<dyn Source>>,
-    /// The rules engine; `None` when no rule file is configured.
-    pub engine: Option<Arc<Engine>>,
+    /// The rules engine and the notifiers.
+    pub alerting: Alerting,
     /// Polls `sources`; replaced (and so stopped) with the rest on reload.
     _scheduler: Scheduler,
 }
@@ -68,27 +65,6 @@ pub fn limits(cfg: &Config) -> Limits {
     }
 }
 
-/// The rule files to run: the config's `rule_files` (relative to the config's directory) and
-/// `--rules`; with neither and no `--config`, the shipped rules compiled in.
-pub fn rule_files(args: &RunArgs, config: &Config) -> Result<Vec<RuleFile>, Vec<String>> {
-    if args.config.is_none() && args.rules.is_empty() && config.rules.files.is_empty() {
-        return Ok(settings::embedded());
-    }
-    let base = args
-        .config
-        .as_deref()
-        .and_then(|p| p.parent())
-        .unwrap_or(std::path::Path::new("."));
-    let remote = config.rules.datasource.is_some();
-    let mut files = settings::load_files(base, &config.rules.files, remote)?;
-    files.extend(settings::load_files(
-        std::path::Path::new("."),
-        &args.rules,
-        remote,
-    )?);
-    Ok(files)
-}
-
 /// The store source of the host collectors' samples.
 const SYSTEM_SOURCE: &str = "system/host";
 
@@ -111,102 +87,23 @@ fn poll_host(
     })
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
-
-/// Builds the rules engine (not started); its alert state comes from `old` on a reload.
-fn build_engine(
-    args: &RunArgs,
-    config: &Config,
-    store: &Arc<Store>,
-) -> Result<Option<Arc<Engine>>, String> {
-    let files = rule_files(args, config).map_err(|e| e.join("\n"))?;
-    if files.is_empty() {
-        return Ok(None);
-    }
-    let r = &config.rules;
-    let external_url = args.external_url.clone().or(r.external_url.clone());
-    let external_url = external_url.unwrap_or_else(|| {
-        let port = args.listen.rsplit(':').next().unwrap_or("8465");
-        format!("http://{}:{port}", hostname())
-    });
-    let opts = engine::Options {
-        default_interval: config.global.evaluation_interval,
-        env: Env {
-            external_labels: Arc::new(config.global.external_labels.iter().cloned().collect()),
-            external_url,
-        },
-        resend_delay: r.resend_delay,
-        restore: RestoreOptions {
-            outage_tolerance_ms: r.outage_tolerance.as_millis() as i64,
-            grace_period_ms: r.grace_period.as_millis() as i64,
-        },
-    };
-    let ds = r.datasource.as_ref();
-    Engine::new(files, opts, Arc::clone(store), Arc::new(LogSink), ds).map(|e| Some(Arc::new(e)))
-}
-
-fn state_file(args: &RunArgs, config: &Config) -> Option<std::path::PathBuf> {
-    args.rules_state_file
-        .clone()
-        .or(config.rules.state_file.clone())
-}
-
-/// Starts `new`, taking over the alert state of `old` (a reload) or of the state file (a start).
-fn start_engine(
-    args: &RunArgs,
-    config: &Config,
-    store: &Store,
-    new: Option<&Arc<Engine>>,
-    old: Option<&Arc<Engine>>,
-    sources: &[Arc<dyn Source>],
-) {
-    let now = sources::now_ms();
-    let warmup = match old {
-        Some(_) => std::time::Duration::ZERO,
-        None => sources
-            .iter()
-            .map(|s| s.interval())
-            .max()
-            .unwrap_or_default()
-            .min(std::time::Duration::from_secs(60)),
-    };
-    let path = state_file(args, config);
-    match (new, old) {
-        (Some(n), Some(o)) => n.adopt(o, now),
-        (Some(n), None) => {
-            if let Some(p) = &path {
-                let k = n.restore_state(p, now);
-                tracing::info!(alerts = k, path = %p.display(), "alert state restored");
-            }
-        }
-        (None, Some(o)) => {
-            o.stop();
-            for s in o.store_sources() {
-                store.remove_source(&s, now);
-            }
-        }
-        (None, None) => {}
-    }
-    if let Some(n) = new {
-        n.start(path, warmup);
-    }
-}
-
 /// Builds the running state for a config and starts its sources (inside the tokio runtime);
-/// fails without side effects. `old` sources with unchanged config are kept; `old_engine`'s
-/// alert state carries over.
+/// fails without side effects. With `old` (a reload), unchanged sources are kept and alert
+/// state and queued notifications carry over.
 pub fn build(
     args: &RunArgs,
     config: Config,
     store: &Arc<Store>,
-    old: &[Arc<dyn Source>],
-    old_engine: Option<&Arc<Engine>>,
+    old: Option<&Running>,
 ) -> Result<Running, String> {
-    let engine = build_engine(args, &config, store)?;
+    let alerting = Alerting::build(
+        args,
+        &config,
+        store,
+        old.map(|o| &o.alerting),
+        old.map(|o| &o.config),
+    )?;
+    let old_sources = old.map_or(&[][..], |o| &o.sources[..]);
     let names = enabled_collectors(&config.system, args);
     let mut options: std::collections::HashMap<String, String> =
         config.system.options.iter().cloned().collect();
@@ -224,11 +121,11 @@ pub fn build(
             config.global.scrape_timeout,
         )?))
     };
-    let sources = sources::build_all(&config, old)?;
+    let sources = sources::build_all(&config, old_sources)?;
     store.set_limits(limits(&config));
     let now = sources::now_ms();
     let mut new_ids: Vec<String> = sources.iter().map(|s| sources::id(&**s)).collect();
-    let poll_system = engine.is_some() && system.is_some();
+    let poll_system = alerting.engine.is_some() && system.is_some();
     if poll_system {
         new_ids.push(SYSTEM_SOURCE.to_string());
     }
@@ -247,12 +144,12 @@ pub fn build(
             Arc::clone(store),
         ));
     }
-    start_engine(args, &config, store, engine.as_ref(), old_engine, &sources);
+    alerting.start(args, &config, store, old.map(|o| &o.alerting), &sources);
     Ok(Running {
         config,
         system,
         sources,
-        engine,
+        alerting,
         _scheduler: scheduler,
     })
 }
@@ -294,13 +191,7 @@ impl App {
             })
             .and_then(|cfg| {
                 let cur = self.current();
-                build(
-                    &self.args,
-                    cfg,
-                    &self.store,
-                    &cur.sources,
-                    cur.engine.as_ref(),
-                )
+                build(&self.args, cfg, &self.store, Some(&cur))
             });
         let mut st = self.reload.lock().unwrap_or_else(|e| e.into_inner());
         st.reloads += 1;
@@ -321,16 +212,10 @@ impl App {
         }
     }
 
-    /// Stops the rules engine and writes its state file (on shutdown).
-    pub fn shutdown(&self) {
+    /// On shutdown: the engine's state saved, the notifiers flushed and their queues saved.
+    pub async fn shutdown(&self) {
         let running = self.current();
-        if let (Some(e), Some(p)) = (&running.engine, state_file(&self.args, &running.config)) {
-            e.stop();
-            match e.save_state(&p, sources::now_ms()) {
-                Ok(()) => tracing::info!(path = %p.display(), "alert state saved"),
-                Err(err) => tracing::error!(path = %p.display(), %err, "cannot save alert state"),
-            }
-        }
+        running.alerting.shutdown(&self.args, &running.config).await;
     }
 
     /// One scrape: the enabled collectors (filtered by `keep`) plus telltale's own metrics.
@@ -346,9 +231,7 @@ impl App {
         families.extend(self.store.latest_families());
         if !self.args.disable_exporter_metrics {
             families.extend(self.store.families());
-            if let Some(e) = &running.engine {
-                families.extend(e.families());
-            }
+            running.alerting.families(&mut families);
             self.process.collect(&mut families);
             families.push(selfmetrics::build_info());
             reload.families(&mut families);
@@ -408,7 +291,7 @@ mod tests {
         args.config = Some(file.clone());
         let cfg = config::load(Some(&file)).unwrap();
         let store = Arc::new(Store::new(limits(&cfg)));
-        let running = build(&run_args(&[]), cfg, &store, &[], None).unwrap();
+        let running = build(&run_args(&[]), cfg, &store, None).unwrap();
         let app = App::new(args, store, running);
         std::fs::write(&file, "global: {scrape_interval: nope}\n").unwrap();
         assert!(app.reload().is_err());

@@ -31,6 +31,8 @@ pub struct RunArgs {
     pub rules_state_file: Option<PathBuf>,
     /// `--web.external-url`: where alerts link back to.
     pub external_url: Option<String>,
+    /// `--alertmanager.url`, repeatable: Alertmanagers besides the config's.
+    pub alertmanager_urls: Vec<String>,
 }
 
 pub enum Cmd {
@@ -85,6 +87,13 @@ fn run_args(cmd: Command) -> Command {
                 .long("rules.state-file")
                 .value_name("FILE")
                 .help("Keep alert state in FILE across restarts (default: the config's rules.state_file)"),
+        )
+        .arg(
+            Arg::new("alertmanager.url")
+                .long("alertmanager.url")
+                .value_name("URL")
+                .action(ArgAction::Append)
+                .help("Send alerts to this Alertmanager too (repeatable; e.g. http://127.0.0.1:9093)"),
         )
         .arg(
             Arg::new("web.external-url")
@@ -343,6 +352,10 @@ fn run_from(m: &ArgMatches) -> RunArgs {
             .unwrap_or_default(),
         rules_state_file: m.get_one::<String>("rules.state-file").map(PathBuf::from),
         external_url: m.get_one::<String>("web.external-url").cloned(),
+        alertmanager_urls: m
+            .get_many::<String>("alertmanager.url")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default(),
     }
 }
 

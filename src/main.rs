@@ -1,6 +1,7 @@
 //! telltale: a Prometheus exporter and alert-rules engine in one binary.
 
 mod app;
+mod app_rules;
 mod cli;
 mod collector;
 mod config;
@@ -170,7 +171,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
     };
     rt.block_on(async move {
         let store = Arc::new(store::Store::new(app::limits(&cfg)));
-        let running = match app::build(&args, cfg, &store, &[], None) {
+        let running = match app::build(&args, cfg, &store, None) {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(err = %e, "cannot start");
@@ -192,7 +193,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
             .map_or(config::EMBEDDED_NAME.to_string(), |p| p.display().to_string());
         tracing::info!(version = env!("CARGO_PKG_VERSION"), address = %addr, config = %cfg_name, "telltale listening");
         let served = server::serve(Arc::clone(&app), listener).await;
-        app.shutdown();
+        app.shutdown().await;
         match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -168,7 +168,7 @@ async fn rules_api(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Respon
             return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
         }
     };
-    let data = match &app.current().engine {
+    let data = match &app.current().alerting.engine {
         Some(e) => api::rules(e, &query),
         None => serde_json::json!({"groups": []}),
     };
@@ -177,7 +177,7 @@ async fn rules_api(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Respon
 
 async fn alerts_api(State(app): State<Arc<App>>) -> Response {
     use crate::rules::api;
-    let data = match &app.current().engine {
+    let data = match &app.current().alerting.engine {
         Some(e) => api::alerts(e),
         None => serde_json::json!({"alerts": []}),
     };

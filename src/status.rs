@@ -53,7 +53,7 @@ pub fn page(running: &Running, store: &Store, telemetry_path: &str, now_ms: i64)
         esc(&collectors),
         crate::yaml::format_duration(running.config.global.scrape_interval)
     );
-    match &running.engine {
+    match &running.alerting.engine {
         Some(e) => {
             alerts(&mut h, e);
             rules(&mut h, e, store, now_ms);

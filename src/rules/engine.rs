@@ -247,7 +247,8 @@ impl Engine {
                         sh.opts.resend_delay.as_millis() as i64,
                         g.interval.as_millis() as i64,
                     );
-                    let url = generator_url(&sh.opts.env.external_url, &rule.expr_text);
+                    let url =
+                        crate::notify::generator_url(&sh.opts.env.external_url, &rule.expr_text);
                     due.extend(notes.into_iter().map(|alert| Outgoing {
                         alert,
                         generator_url: url.clone(),
@@ -294,13 +295,6 @@ fn carry(old: &RuleState, new: &mut RuleState) {
         let spec = n.spec.clone();
         *n = AlertRule { spec, ..o.clone() };
     }
-}
-
-/// Prometheus' link from an alert to its expression: `<external URL>/graph?g0.expr=...`.
-pub fn generator_url(external_url: &str, expr: &str) -> String {
-    let base = format!("{}/graph", external_url.trim_end_matches('/'));
-    reqwest::Url::parse_with_params(&base, &[("g0.expr", expr), ("g0.tab", "1")])
-        .map_or(base, |u| u.to_string())
 }
 
 /// One rule's output as families for the store: samples grouped by `__name__`.

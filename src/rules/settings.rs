@@ -17,14 +17,10 @@ pub struct RulesConfig {
     pub files: Vec<String>,
     /// Where alert state is kept across restarts; none = not kept.
     pub state_file: Option<PathBuf>,
-    /// Prometheus' `--rules.alert.resend-delay`.
-    pub resend_delay: Duration,
     /// Saved state older than this is ignored on start (`--rules.alert.for-outage-tolerance`).
     pub outage_tolerance: Duration,
     /// Prometheus' `--rules.alert.for-grace-period`; 0 keeps `for` exactly across restarts.
     pub grace_period: Duration,
-    /// The URL alerts link back to; default `http://<listen address>`.
-    pub external_url: Option<String>,
     /// Config-wide datasource: groups without their own `datasource` are evaluated remotely.
     pub datasource: Option<super::datasource::DatasourceConfig>,
 }
@@ -34,10 +30,8 @@ impl Default for RulesConfig {
         RulesConfig {
             files: Vec::new(),
             state_file: None,
-            resend_delay: Duration::from_secs(60),
             outage_tolerance: Duration::from_secs(3600),
             grace_period: Duration::ZERO,
-            external_url: None,
             datasource: None,
         }
     }
@@ -52,7 +46,6 @@ pub fn decode(d: &mut Decoder, n: &Node, into: &mut RulesConfig) {
         into.state_file = d.string(v, &f.at("state_file")).map(PathBuf::from);
     }
     for (key, slot) in [
-        ("resend_delay", &mut into.resend_delay),
         ("for_outage_tolerance", &mut into.outage_tolerance),
         ("for_grace_period", &mut into.grace_period),
     ] {
@@ -60,18 +53,6 @@ pub fn decode(d: &mut Decoder, n: &Node, into: &mut RulesConfig) {
             if let Some(dur) = d.duration(v, &f.at(key)) {
                 *slot = dur;
             }
-        }
-    }
-    if into.resend_delay.is_zero() {
-        d.error(f.pos, &f.at("resend_delay"), "must be greater than 0");
-    }
-    if let Some(v) = f.get("external_url") {
-        let path = f.at("external_url");
-        if let Some(u) = d.string(v, &path) {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                d.error(v.pos, &path, "must be an http:// or https:// URL");
-            }
-            into.external_url = Some(u);
         }
     }
     if let Some(v) = f.get("datasource") {
