@@ -143,7 +143,7 @@ fn rule_row(h: &mut String, g: &Group, i: usize, rs: &RuleState, store: &Store, 
         .as_deref()
         .map(|e| format!("<br><small>{}</small>", esc(e)))
         .unwrap_or_default();
-    let chart = match rule.expr.local() {
+    let chart = match rule.expr.plans().first() {
         Some(plan) => chart(plan, store, now_ms),
         None => "<small>on the datasource</small>".into(),
     };

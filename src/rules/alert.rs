@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::alert_ext::resolve_holds;
-use super::template::{Data, StrMap, Template};
+use super::template::{Data, FloatMap, StrMap, Template};
 use crate::exposition::Labels;
 use crate::promql::{self, Sample};
 
@@ -182,6 +182,9 @@ pub struct AlertRule {
     /// Whether ALERTS / ALERTS_FOR_STATE are written (Prometheus: only after restore).
     pub restored: bool,
     pub(super) last_eval_ms: Option<i64>,
+    /// A rule kind's named input values per result sample (by its labels) for the evaluation
+    /// at hand, which templates read as `$inputs` (see `kinds`).
+    pub(super) inputs: BTreeMap<Labels, Arc<FloatMap>>,
 }
 
 fn err(message: String, skip_send: bool) -> EvalError {
@@ -195,6 +198,7 @@ impl AlertRule {
             alerts: BTreeMap::new(),
             restored: true,
             last_eval_ms: None,
+            inputs: BTreeMap::new(),
         }
     }
 
@@ -262,6 +266,7 @@ impl AlertRule {
             external_labels: self.spec.external_labels.clone(),
             external_url: self.spec.external_url.clone(),
             value,
+            inputs: self.inputs.get(labels).cloned().unwrap_or_default(),
         };
         let mut lbls = promql::drop_name(labels.clone());
         lbls.sort();

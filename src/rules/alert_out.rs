@@ -40,6 +40,10 @@ pub struct RuleSnapshot {
     /// The last evaluation before the snapshot: the "down at" time of a restore.
     pub saved_at_ms: i64,
     pub alerts: Vec<Alert>,
+    /// What a rule kind learnt (`kinds::Input::save`); absent for `expr` rules and for kinds
+    /// that learn nothing, so older state files read unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_state: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -156,6 +160,7 @@ impl AlertRule {
                 .collect(),
             saved_at_ms: self.last_eval_ms.unwrap_or(now_ms),
             alerts: self.alerts.values().cloned().collect(),
+            kind_state: None,
         }
     }
 

@@ -14,6 +14,7 @@ use super::alert_out::{Notification, RestoreOptions};
 use super::datasource::{Datasource, DatasourceConfig};
 use super::file::{self, Kind, RuleFile};
 use super::groupeval::{eval_rule, local_inputs, Env, RuleState};
+use super::kinds;
 use crate::exposition::{Family, Labels};
 use crate::promql;
 use crate::store::Store;
@@ -141,7 +142,7 @@ impl Engine {
         let mut groups = Vec::new();
         for f in files {
             for g in f.groups {
-                let remote = g.rules.iter().any(|r| r.expr.local().is_none());
+                let remote = g.rules.iter().any(|r| r.expr.is_remote());
                 let datasource = match g.datasource.as_ref().or(default_ds) {
                     Some(cfg) if remote => Some(Arc::new(Datasource::new(cfg)?)),
                     _ => None,
@@ -232,14 +233,20 @@ impl Engine {
         let mut due = Vec::new();
         for (i, rule) in g.spec.rules.iter().enumerate() {
             let rule_started = Instant::now();
-            let (input, resolve) = match remote.as_mut().and_then(|r| r.next()) {
-                Some(x) => x,
-                None => local_inputs(rule, t, &*sh.store),
-            };
+            let fetched = remote.as_mut().and_then(|r| r.next());
+            // A kind rule evaluates locally, with its state (so under the group's lock).
+            let plain = (!rule.expr.is_kind())
+                .then(|| fetched.unwrap_or_else(|| local_inputs(rule, t, &*sh.store)));
             let out = {
                 let mut st = g.state();
                 let rs = &mut st.rules[i];
-                let out = eval_rule(rule, rs, input, resolve.as_ref(), t, g.spec.limit);
+                let limit = g.spec.limit;
+                let out = match plain {
+                    Some((input, resolve)) => {
+                        eval_rule(rule, rs, input, resolve.as_ref(), t, limit)
+                    }
+                    None => kinds::eval(rule, rs, t, &*sh.store, limit),
+                };
                 rs.last_duration = rule_started.elapsed();
                 if let (Some(a), true) = (rs.alert.as_mut(), out.write) {
                     let notes = a.due_notifications(
@@ -295,6 +302,7 @@ fn carry(old: &RuleState, new: &mut RuleState) {
         let spec = n.spec.clone();
         *n = AlertRule { spec, ..o.clone() };
     }
+    kinds::carry(old.kind.as_deref(), new.kind.as_mut());
 }
 
 /// One rule's output as families for the store: samples grouped by `__name__`.
@@ -316,7 +324,8 @@ fn families(kind: Kind, rule: &str, samples: Vec<(Labels, f64)>) -> Vec<Family> 
                         "When each pending or firing alert became active, in unix seconds."
                             .to_string()
                     }
-                    _ => format!("Recorded by rule {rule}."),
+                    (_, name) => kinds::help(name)
+                        .map_or_else(|| format!("Recorded by rule {rule}."), String::from),
                 };
                 out.push(Family::gauge(name, help));
                 out.last_mut().expect("just pushed")

@@ -1,6 +1,7 @@
-//! The alert state file: every alerting rule's alerts, written atomically (temporary file,
-//! fsync, rename) while the engine runs and on shutdown, and restored on start, so a restart
-//! resets neither `for` nor `keep_firing_for` and loses no resolution (see `alert_out`).
+//! The alert state file: every alerting rule's alerts (and what its rule kind learnt, see
+//! `kinds::Input::save`), written atomically (temporary file, fsync, rename) while the engine
+//! runs and on shutdown, and restored on start, so a restart resets neither `for` nor
+//! `keep_firing_for`, loses no resolution (see `alert_out`) and does not re-learn.
 
 use std::io::Write;
 use std::path::Path;
@@ -37,7 +38,11 @@ impl Engine {
                     .state()
                     .rules
                     .iter()
-                    .filter_map(|r| r.alert.as_ref().map(|a| a.snapshot(now_ms)))
+                    .filter_map(|r| {
+                        let mut snap = r.alert.as_ref()?.snapshot(now_ms);
+                        snap.kind_state = r.kind.as_ref().and_then(|k| k.save());
+                        Some(snap)
+                    })
                     .collect(),
             })
             .collect();
@@ -86,6 +91,11 @@ impl Engine {
                     .find(|s| s.rule == mine.rule && s.rule_labels == mine.rule_labels);
                 if let Some(snap) = snap {
                     restored += a.restore(snap, now_ms, opts).unwrap_or(0);
+                    if let (Some(k), Some(v)) = (rs.kind.as_mut(), &snap.kind_state) {
+                        if let Err(e) = k.restore(v) {
+                            tracing::warn!(rule = %snap.rule, err = %e, "rule kind state not restored; starting afresh");
+                        }
+                    }
                 }
             }
         }

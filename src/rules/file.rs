@@ -134,7 +134,7 @@ pub fn valid_metric_name(s: &str) -> bool {
 }
 
 /// The position of `key` in mapping `n` (the mapping's own position when absent).
-fn key_pos(n: &Node, key: &str) -> Pos {
+pub(super) fn key_pos(n: &Node, key: &str) -> Pos {
     match &n.value {
         yaml::Value::Map(entries) => entries
             .iter()
@@ -268,6 +268,7 @@ fn decode_group(d: &mut Decoder, n: &Node, remote_default: bool) -> Option<Group
     }
     // Decoded before the rules, whose expressions it makes remote (even when it is bad, so
     // that one bad datasource does not add a load error for every remote-only construct).
+    let own_datasource = f.get("datasource").is_some();
     let remote = match f.get("datasource") {
         Some(v) => {
             g.datasource = super::datasource::decode(d, v, &at("datasource"));
@@ -277,7 +278,8 @@ fn decode_group(d: &mut Decoder, n: &Node, remote_default: bool) -> Option<Group
     };
     if let Some(v) = f.get("rules") {
         for (i, item) in d.seq(v, &at("rules")).iter().enumerate() {
-            if let Some(r) = decode_rule(d, item, &name, i + 1, &g.labels, remote) {
+            let at = (remote, own_datasource);
+            if let Some(r) = decode_rule(d, item, &name, i + 1, &g.labels, at) {
                 g.rules.push(r);
             }
         }
@@ -292,7 +294,7 @@ fn decode_rule(
     group: &str,
     index: usize,
     group_labels: &[(String, String)],
-    remote: bool,
+    (remote, own_datasource): (bool, bool),
 ) -> Option<Rule> {
     let scalar_of = |key: &str| match &n.value {
         yaml::Value::Map(entries) => entries
@@ -334,18 +336,12 @@ fn decode_rule(
     } else if !rec_set && !alt_set {
         d.error(n.pos, &path, "one of 'record' or 'alert' must be set");
     }
-    let mut expr = None;
-    let expr_node = f.get("expr");
-    let expr_text = expr_node
-        .and_then(|v| d.string(v, &path))
-        .unwrap_or_default();
-    match expr_node {
-        Some(v) if !expr_text.is_empty() => match Expr::parse(&expr_text, remote) {
-            Ok(p) => expr = Some(p),
-            Err(e) => d.error(v.pos, &path, format!("could not parse expression: {e}")),
-        },
-        _ => d.error(n.pos, &path, "field 'expr' must be set in rule"),
-    }
+    let cx = file_ext::InputCtx {
+        recording: kind == Kind::Record && rec_set,
+        remote,
+        own_datasource,
+    };
+    let (expr_text, expr) = file_ext::decode_input(d, &mut f, n, &path, cx);
     let for_ = opt_duration(d, &mut f, &path, "for");
     let keep = opt_duration(d, &mut f, &path, "keep_firing_for");
     let f_labels_node = f.get("labels");

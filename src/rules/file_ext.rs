@@ -1,11 +1,15 @@
 //! Rule keys beyond Prometheus, for alerting rules: `no_data` and `on_error` (what absent input
-//! or a failed query does to the alerts, see `alert`) and `resolve_expr` (hysteresis). The
-//! group key `datasource` is decoded by `datasource::decode`; it makes expressions [`Expr::Remote`].
+//! or a failed query does to the alerts, see `alert`), `resolve_expr` (hysteresis), and the
+//! rule-kind keys (`correlate`, ... see `kinds`) that replace `expr`. The group key
+//! `datasource` is decoded by `datasource::decode`; it makes expressions [`Expr::Remote`].
+
+use std::sync::Arc;
 
 use super::alert::Policy;
-use super::file::RuleFile;
+use super::file::{key_pos, RuleFile};
+use super::kinds::{self, Spec};
 use crate::promql::{self, Plan};
-use crate::yaml::{Decoder, Diag, Fields};
+use crate::yaml::{Decoder, Diag, Fields, Node};
 
 /// How an expression is evaluated, decided at load time.
 #[derive(Clone, Debug)]
@@ -15,6 +19,8 @@ pub enum Expr {
     /// Sent as text to the group's (or the config-wide) datasource; checked only to be valid
     /// PromQL, so constructs the local subset rejects are fine here.
     Remote,
+    /// A rule kind's input (`correlate:`, ...): evaluated locally by the kind, see `kinds`.
+    Kind(Arc<dyn Spec>),
 }
 
 impl Expr {
@@ -22,7 +28,26 @@ impl Expr {
     pub fn local(&self) -> Option<&Plan> {
         match self {
             Expr::Local(p) => Some(p),
-            Expr::Remote => None,
+            Expr::Remote | Expr::Kind(_) => None,
+        }
+    }
+
+    /// Sent to a datasource.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Expr::Remote)
+    }
+
+    /// Evaluated by a rule kind.
+    pub fn is_kind(&self) -> bool {
+        matches!(self, Expr::Kind(_))
+    }
+
+    /// The local PromQL plans the input is made of (none for a remote expression).
+    pub fn plans(&self) -> Vec<&Plan> {
+        match self {
+            Expr::Local(p) => vec![p],
+            Expr::Remote => Vec::new(),
+            Expr::Kind(k) => k.plans(),
         }
     }
 
@@ -41,7 +66,7 @@ impl RuleFile {
     /// a datasource group locally would test a different evaluator than the one it runs on).
     pub fn local_only(self) -> Result<RuleFile, Vec<Diag>> {
         let remote: Vec<Diag> = (self.groups.iter())
-            .filter(|g| g.datasource.is_some() || g.rules.iter().any(|r| r.expr.local().is_none()))
+            .filter(|g| g.datasource.is_some() || g.rules.iter().any(|r| r.expr.is_remote()))
             .map(|g| Diag {
                 file: self.path.clone(),
                 pos: g.pos,
@@ -57,6 +82,73 @@ impl RuleFile {
             Err(remote)
         }
     }
+}
+
+/// Where a rule's input may come from.
+pub(super) struct InputCtx {
+    /// A recording rule: only `expr`.
+    pub recording: bool,
+    /// Expressions go to a datasource.
+    pub remote: bool,
+    /// The group has its own `datasource:` (rule kinds, which evaluate locally, would
+    /// silently read other data than the group's other rules there).
+    pub own_datasource: bool,
+}
+
+/// A rule's input: `expr`, or exactly one rule-kind key (alerting rules only). Returns the
+/// text (the expression, or the kind's key and summary) and the input, `None` after a problem.
+pub(super) fn decode_input(
+    d: &mut Decoder,
+    f: &mut Fields,
+    rule: &Node,
+    path: &str,
+    cx: InputCtx,
+) -> (String, Option<Expr>) {
+    let expr_node = f.get("expr");
+    let set: Vec<(&kinds::Def, &Node)> = (kinds::ALL.iter())
+        .filter_map(|k| f.get(k.key).map(|v| (k, v)))
+        .collect();
+    if let Some((k, _)) = set.first() {
+        let pos = key_pos(rule, k.key);
+        let other = match (expr_node, set.get(1)) {
+            (Some(_), _) => Some("expr"),
+            (None, Some((k2, _))) => Some(k2.key),
+            _ => None,
+        };
+        let problem = if let Some(other) = other {
+            Some(format!("only one of '{other}' and '{}' must be set", k.key))
+        } else if cx.recording {
+            Some(format!("invalid field '{}' in recording rule", k.key))
+        } else if cx.own_datasource {
+            Some(format!(
+                "{} rules evaluate locally, over telltale's samples; they cannot be in a group with a datasource",
+                k.key
+            ))
+        } else {
+            None
+        };
+        if let Some(msg) = problem {
+            d.error(pos, path, msg);
+            return (String::new(), None);
+        }
+        let (k, v) = set[0];
+        let spec = (k.decode)(d, v, &format!("{path}: {}", k.key));
+        return match spec {
+            Some(s) => (format!("{}: {}", k.key, s.text()), Some(Expr::Kind(s))),
+            None => (String::new(), None),
+        };
+    }
+    let text = expr_node
+        .and_then(|v| d.string(v, path))
+        .unwrap_or_default();
+    match expr_node {
+        Some(v) if !text.is_empty() => match Expr::parse(&text, cx.remote) {
+            Ok(e) => return (text, Some(e)),
+            Err(e) => d.error(v.pos, path, format!("could not parse expression: {e}")),
+        },
+        _ => d.error(rule.pos, path, "field 'expr' must be set in rule"),
+    }
+    (text, None)
 }
 
 #[derive(Default)]

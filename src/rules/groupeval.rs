@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::alert::{AlertRule, AlertRuleSpec, EvalInput};
 use super::file::{Expr, Group, Kind, Rule};
+use super::kinds;
 use super::template::StrMap;
 use crate::exposition::Labels;
 use crate::promql::{self, MemStore, Plan, Queryable, Value, STALE_NAN};
@@ -43,10 +44,12 @@ pub struct Env {
 }
 
 /// What persists between evaluations of one rule.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct RuleState {
     /// The lifecycle of an alerting rule; `None` for a recording rule.
     pub alert: Option<AlertRule>,
+    /// The evaluation state of a rule kind (`correlate:`, ...); `None` for an `expr` rule.
+    pub kind: Option<Box<dyn kinds::Input>>,
     pub health: Health,
     pub last_error: Option<String>,
     pub last_eval_ms: Option<i64>,
@@ -94,6 +97,7 @@ impl RuleState {
         };
         Ok(RuleState {
             alert,
+            kind: kinds::build(rule),
             health: Health::Unknown,
             last_error: None,
             last_eval_ms: None,
@@ -118,13 +122,33 @@ pub fn query_local(plan: &Plan, t: i64, q: &dyn Queryable) -> EvalInput {
     }
 }
 
-/// A rule's input and `resolve_expr` input evaluated locally at `t`.
+/// A rule's input and `resolve_expr` input evaluated locally at `t` (for an `expr` rule; a
+/// kind rule's input comes from its state, see [`eval_local`]).
 pub fn local_inputs(rule: &Rule, t: i64, q: &dyn Queryable) -> (EvalInput, Option<EvalInput>) {
-    let run = |e: &Expr| match e.local() {
-        Some(plan) => query_local(plan, t, q),
-        None => EvalInput::Error("the expression needs a datasource and none is configured".into()),
+    let run = |e: &Expr| match e {
+        Expr::Local(plan) => query_local(plan, t, q),
+        Expr::Remote => {
+            EvalInput::Error("the expression needs a datasource and none is configured".into())
+        }
+        Expr::Kind(_) => EvalInput::Error("a rule kind is evaluated by its state".into()),
     };
     (run(&rule.expr), rule.resolve_expr.as_ref().map(run))
+}
+
+/// One local evaluation of a rule at `t` over `q`: its expressions through [`eval_rule`], or
+/// its kind (see `kinds::eval`).
+pub fn eval_local(
+    rule: &Rule,
+    st: &mut RuleState,
+    t: i64,
+    q: &dyn Queryable,
+    limit: u64,
+) -> Outcome {
+    if rule.expr.is_kind() {
+        return kinds::eval(rule, st, t, q, limit);
+    }
+    let (input, resolve) = local_inputs(rule, t, q);
+    eval_rule(rule, st, input, resolve.as_ref(), t, limit)
 }
 
 /// True when no selector of `plan` has a sample within the lookback before `t` (an expression
@@ -258,8 +282,7 @@ pub fn eval_group_mem(
     let t = ts - g.query_offset.map_or(0, ms);
     let mut errors = Vec::new();
     for (rule, st) in g.rules.iter().zip(states.iter_mut()) {
-        let (input, resolve) = local_inputs(rule, t, store);
-        let out = eval_rule(rule, st, input, resolve.as_ref(), t, g.limit);
+        let out = eval_local(rule, st, t, store, g.limit);
         if let Some(e) = out.error {
             errors.push((rule.name.clone(), e));
         }

@@ -1,6 +1,7 @@
 //! The rules engine: Prometheus rule files (`file`), the running engine (`engine*`, `api`), their evaluation over a sample store
 //! (`groupeval`), `telltale test rules` (`unittest`, over promtool's test format), the alert
-//! lifecycle (`alert`, `alert_out`) and templating (`template`).
+//! lifecycle (`alert`, `alert_out`), templating (`template`) and rule kinds beyond `expr`
+//! (`kinds`: `correlate`, `correlation`).
 
 pub mod alert;
 mod alert_ext;
@@ -25,6 +26,7 @@ mod file_tests;
 mod file_tests_ext;
 pub mod globs;
 pub mod groupeval;
+pub mod kinds;
 mod remote;
 pub mod series;
 pub mod settings;

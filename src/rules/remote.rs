@@ -75,7 +75,13 @@ pub async fn inputs(
             let ds = Arc::clone(ds);
             let (expr, resolve) = (r.expr_text.clone(), r.resolve_expr_text.clone());
             let no_data = r.no_data.is_some();
+            // A kind rule (possible with a config-wide datasource) evaluates locally; its slot
+            // keeps the rule order and is ignored by the engine.
+            let kind = r.expr.is_kind();
             tokio::spawn(async move {
+                if kind {
+                    return (EvalInput::Ok(Vec::new()), None);
+                }
                 let main = one(&ds, &expr, t, no_data).await;
                 let resolve = match resolve {
                     Some(q) => Some(one(&ds, &q, t, false).await),

@@ -24,6 +24,7 @@ pub fn run(nodes: &[Node], data: &Data) -> Result<String, String> {
             ),
             ("$externalURL".into(), Value::Str(data.external_url.clone())),
             ("$value".into(), Value::Float(data.value)),
+            ("$inputs".into(), Value::Floats(data.inputs.clone())),
         ],
         out: String::new(),
     };
@@ -81,8 +82,13 @@ impl Exec<'_> {
             assign: false,
             cmds: pipe.cmds.clone(),
         };
-        let entries: Vec<(String, String)> = match self.pipeline(&bare, dot)? {
-            Value::Map(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        let entries: Vec<(String, Value)> = match self.pipeline(&bare, dot)? {
+            Value::Map(m) => (m.iter())
+                .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
+                .collect(),
+            Value::Floats(m) => (m.iter())
+                .map(|(k, v)| (k.clone(), Value::Float(*v)))
+                .collect(),
             Value::Nil => vec![],
             v => return Err(format!("range can't iterate over {}", sprint(&v))),
         };
@@ -92,14 +98,14 @@ impl Exec<'_> {
         for (k, v) in entries {
             self.vars.truncate(scope);
             match pipe.decl.as_slice() {
-                [e] => self.vars.push((e.clone(), Value::Str(v.clone()))),
+                [e] => self.vars.push((e.clone(), v.clone())),
                 [kn, e] => {
                     self.vars.push((kn.clone(), Value::Str(k)));
-                    self.vars.push((e.clone(), Value::Str(v.clone())));
+                    self.vars.push((e.clone(), v.clone()));
                 }
                 _ => {}
             }
-            self.nodes(body, &Value::Str(v))?;
+            self.nodes(body, &v)?;
         }
         self.vars.truncate(scope);
         Ok(())
@@ -197,9 +203,11 @@ impl Exec<'_> {
                     "ExternalLabels" => Value::Map(self.data.external_labels.clone()),
                     "ExternalURL" => Value::Str(self.data.external_url.clone()),
                     "Value" => Value::Float(self.data.value),
+                    "Inputs" => Value::Floats(self.data.inputs.clone()),
                     _ => return Err(format!("can't evaluate field {name} in type struct")),
                 },
                 Value::Map(m) => Value::Str(m.get(name).cloned().unwrap_or_default()),
+                Value::Floats(m) => Value::Float(m.get(name).copied().unwrap_or_default()),
                 Value::Nil => return Err(format!("nil pointer evaluating interface {{}}.{name}")),
                 other => {
                     return Err(format!(

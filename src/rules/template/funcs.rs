@@ -68,6 +68,7 @@ pub fn truth(v: &Value) -> bool {
         Value::Float(f) => *f != 0.0,
         Value::Str(s) => !s.is_empty(),
         Value::Map(m) => !m.is_empty(),
+        Value::Floats(m) => !m.is_empty(),
         Value::Root => true,
     }
 }
@@ -342,11 +343,15 @@ pub fn call(name: &str, args: &[Value], external_url: &str) -> Result<Value, Str
             match &args[0] {
                 Value::Str(x) => Ok(Value::Int(x.len() as i64)),
                 Value::Map(m) => Ok(Value::Int(m.len() as i64)),
+                Value::Floats(m) => Ok(Value::Int(m.len() as i64)),
                 v => Err(format!("len of type {}", type_name(v))),
             }
         }
         "index" => match args {
             [Value::Map(m), Value::Str(k)] => s(m.get(k).cloned().unwrap_or_default()),
+            [Value::Floats(m), Value::Str(k)] => {
+                Ok(Value::Float(m.get(k).copied().unwrap_or_default()))
+            }
             [v] => Ok(v.clone()),
             [v, ..] => Err(format!("can't index item of type {}", type_name(v))),
             [] => Err("wrong number of args for index: want at least 1 got 0".into()),

@@ -131,6 +131,7 @@ pub fn type_name(v: &Value) -> &'static str {
         Value::Float(_) => "float64",
         Value::Str(_) => "string",
         Value::Map(_) => "map[string]string",
+        Value::Floats(_) => "map[string]float64",
         Value::Root => "struct",
     }
 }
@@ -145,6 +146,12 @@ pub fn sprint(v: &Value) -> String {
         Value::Str(s) => s.clone(),
         Value::Map(m) => {
             let items: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            format!("map[{}]", items.join(" "))
+        }
+        Value::Floats(m) => {
+            let items: Vec<String> = (m.iter())
+                .map(|(k, v)| format!("{k}:{}", fmt_g(*v, None, false)))
+                .collect();
             format!("map[{}]", items.join(" "))
         }
         Value::Root => "{...}".into(),
@@ -239,7 +246,7 @@ fn one(verb: char, sp: &Spec, v: &Value) -> String {
         ('q', Value::Str(s)) => (quote(s), false),
         ('x', Value::Str(s)) => (s.bytes().map(|b| format!("{b:02x}")).collect(), false),
         ('t' | 'v', Value::Bool(b)) => (b.to_string(), false),
-        ('v' | 's', Value::Map(_)) | ('v', Value::Root) => (sprint(v), false),
+        ('v' | 's', Value::Map(_)) | ('v', Value::Floats(_) | Value::Root) => (sprint(v), false),
         ('v', Value::Nil) => ("<nil>".into(), false),
         _ => return bad(verb, v),
     };

@@ -3,7 +3,9 @@
 //! matching Prometheus 2.42 byte for byte (checked against promtool in the tests).
 //!
 //! Supported: text, `{{ pipeline }}`, `{{- -}}` trimming, comments, `$labels`, `$value`,
-//! `$externalLabels`, `$externalURL`, `$`, `.Labels.x`, `.Value`, `.ExternalLabels.x`, variables
+//! `$externalLabels`, `$externalURL`, `$`, `.Labels.x`, `.Value`, `.ExternalLabels.x`, and
+//! telltale's `$inputs` / `.Inputs.x` (the named input values of a rule kind such as
+//! `correlate`, a `map[string]float64`: a missing name reads as 0, as in Go), variables
 //! (`:=`, `=`), pipelines and parenthesised sub-pipelines, `if`/`else if`/`else`/`with`/`range`,
 //! Go's `and or not len index print printf println eq ne lt le gt ge`, and Prometheus'
 //! `humanize humanize1024 humanizeDuration humanizePercentage humanizeTimestamp title toUpper
@@ -23,6 +25,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub type StrMap = BTreeMap<String, String>;
+/// Named numbers: the inputs of a rule kind (`$inputs`).
+pub type FloatMap = BTreeMap<String, f64>;
 
 /// A template value: Go's dynamic types as far as alert templates can produce them.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +37,8 @@ pub enum Value {
     Float(f64),
     Str(String),
     Map(Arc<StrMap>),
+    /// Go's `map[string]float64` (`$inputs`).
+    Floats(Arc<FloatMap>),
     /// The data struct itself (`.` at the top level, `$`).
     Root,
 }
@@ -45,6 +51,8 @@ pub struct Data {
     pub external_labels: Arc<StrMap>,
     pub external_url: String,
     pub value: f64,
+    /// The named values of a rule kind's inputs for this alert (empty for an `expr` rule).
+    pub inputs: Arc<FloatMap>,
 }
 
 /// A parsed template. `name` is Prometheus' `__alert_<rule>` and appears in messages.

@@ -53,10 +53,17 @@ pub fn parse(src: &str) -> Result<Vec<Node>, String> {
     let mut p = Parser {
         items: lex(src)?,
         pos: 0,
-        vars: ["$", "$labels", "$externalLabels", "$externalURL", "$value"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        vars: [
+            "$",
+            "$labels",
+            "$externalLabels",
+            "$externalURL",
+            "$value",
+            "$inputs",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
     };
     let (nodes, stop) = p.list()?;
     match stop {

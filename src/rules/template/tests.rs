@@ -19,6 +19,7 @@ fn data(value: f64) -> Data {
         external_labels: Arc::new([("cluster".to_string(), "eu1".to_string())].into()),
         external_url: String::new(),
         value,
+        inputs: Arc::default(),
     }
 }
 
@@ -163,4 +164,32 @@ fn variables_scope_and_assignment() {
         "host:9100;node;/var/log;"
     );
     assert_eq!(x("{{ printf \"%s!\" (humanize1024 2048) }}|{{ humanize 1500 | toUpper }}|{{ printf \"%.1f\" 3 }}", 0.0), "2ki!|1.5K|%!f(int=3)");
+}
+
+#[test]
+fn inputs_are_a_float_map() {
+    let mut d = data(0.75);
+    d.inputs = Arc::new([("cpu".to_string(), 4.5), ("err".to_string(), 0.75)].into());
+    let x = |t: &str| Template::parse("__alert_T", t).unwrap().expand(&d);
+    assert_eq!(x("{{ $inputs.err }} {{ .Inputs.cpu }}"), "0.75 4.5");
+    assert_eq!(x("{{ $inputs.nope }}"), "0");
+    assert_eq!(x("{{ $inputs.cpu | humanize }}"), "4.5");
+    assert_eq!(x("{{ printf \"%.1f\" $inputs.err }}"), "0.8");
+    assert_eq!(x("{{ if gt $inputs.cpu 4.0 }}high{{ end }}"), "high");
+    assert_eq!(x("{{ index $inputs \"err\" }}"), "0.75");
+    assert_eq!(
+        x("{{ range $k, $v := $inputs }}{{ $k }}={{ $v }};{{ end }}"),
+        "cpu=4.5;err=0.75;"
+    );
+    assert_eq!(
+        x("{{ $inputs }} {{ len $inputs }}"),
+        "map[cpu:4.5 err:0.75] 2"
+    );
+    // An `expr` rule has no inputs: the map is empty.
+    assert_eq!(
+        Template::parse("t", "{{ len $inputs }}")
+            .unwrap()
+            .expand(&data(1.0)),
+        "0"
+    );
 }

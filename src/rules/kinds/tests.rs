@@ -1,0 +1,258 @@
+//! Decoding rule kinds: good rules, every bad value with its message and position, the
+//! framework's placement rules (one input, alerting rules only, no datasource group), and the
+//! example and test files run through `telltale test rules`.
+
+use std::path::Path;
+
+use crate::rules::file::{parse, parse_with, Expr};
+use crate::rules::unittest;
+
+fn errors(text: &str) -> Vec<String> {
+    match parse("r.yml", text) {
+        Ok(_) => Vec::new(),
+        Err(d) => d.iter().map(|x| x.to_string()).collect(),
+    }
+}
+
+/// One rule whose body (indented as under `- alert: A`) follows.
+fn rule(body: &str) -> String {
+    format!("groups:\n  - name: g\n    rules:\n      - alert: A\n{body}")
+}
+
+const GOOD: &str = r#"groups:
+  - name: g
+    rules:
+      - alert: Compound
+        correlate:
+          inputs:
+            err: job:errors:ratio
+            cpu: zabbix_cpu_load
+          on: [instance]
+          window: 10s
+          condition: err > 0.5 && cpu > 4
+        for: 1m
+        no_data: alerting
+        labels: {severity: page}
+        annotations: {summary: "err {{ $inputs.err }} cpu {{ .Inputs.cpu }}"}
+      - alert: Together
+        correlation:
+          x: rate(errors_total[5m])
+          y: latency_seconds
+          window: 30m
+          step: 30s
+          method: spearman
+          max_lag: 5m
+          threshold: 0.8
+          abs: true
+          min_points: 20
+"#;
+
+#[test]
+fn good_kind_rules_decode() {
+    let rf = parse("r.yml", GOOD).unwrap();
+    let [c, r] = &rf.groups[0].rules[..] else {
+        panic!()
+    };
+    assert!(c.expr.is_kind() && r.expr.is_kind());
+    assert_eq!(c.no_data, Some(crate::rules::alert::Policy::Alerting));
+    assert_eq!(c.for_, std::time::Duration::from_secs(60));
+    assert_eq!(
+        c.expr_text,
+        "correlate: {err: job:errors:ratio, cpu: zabbix_cpu_load} on (instance) within 10s if err > 0.5 && cpu > 4"
+    );
+    assert_eq!(c.expr.plans().len(), 2);
+    assert_eq!(
+        r.expr_text,
+        "correlation: spearman of x: rate(errors_total[5m]), y: latency_seconds over 30m, max lag 5m: |r| >= 0.8"
+    );
+    // Defaults: window 1m; no `on`.
+    let text = rule("        correlate: {inputs: {a: up}, condition: a == 0}\n");
+    let rf = parse("r.yml", &text).unwrap();
+    assert_eq!(
+        rf.groups[0].rules[0].expr_text,
+        "correlate: {a: up} within 1m if a == 0"
+    );
+    let text = rule("        correlation: {x: a, y: b}\n");
+    let rf = parse("r.yml", &text).unwrap();
+    assert_eq!(
+        rf.groups[0].rules[0].expr_text,
+        "correlation: pearson of x: a, y: b over 30m, max lag 0s: r >= 0.7"
+    );
+}
+
+#[test]
+fn kind_rules_are_local_even_with_a_config_wide_datasource() {
+    let text = "groups:\n  - name: g\n    rules:\n      - {alert: A, correlate: {inputs: {a: up}, condition: a == 0}}\n      - {alert: B, expr: 'hour() > 3'}\n";
+    let rf = parse_with("r.yml", text, true).unwrap();
+    assert!(rf.groups[0].rules[0].expr.is_kind());
+    assert!(matches!(rf.groups[0].rules[1].expr, Expr::Remote));
+}
+
+#[test]
+fn placement_problems() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "        expr: up\n        correlate: {inputs: {a: up}, condition: a > 0}\n",
+            r#"r.yml:6:9: group "g", rule 1, "A": only one of 'expr' and 'correlate' must be set"#,
+        ),
+        (
+            "        correlate: {inputs: {a: up}, condition: a > 0}\n        correlation: {x: a, y: b}\n",
+            r#"r.yml:5:9: group "g", rule 1, "A": only one of 'correlation' and 'correlate' must be set"#,
+        ),
+        (
+            "        for: 1m\n",
+            r#"r.yml:4:14: group "g", rule 1, "A": field 'expr' must be set in rule"#,
+        ),
+    ];
+    for (body, want) in cases {
+        assert_eq!(errors(&rule(body)), [*want], "{body}");
+    }
+    let rec =
+        "groups:\n  - name: g\n    rules:\n      - record: r\n        correlation: {x: a, y: b}\n";
+    assert_eq!(
+        errors(rec),
+        [r#"r.yml:5:9: group "g", rule 1, "r": invalid field 'correlation' in recording rule"#]
+    );
+    let ds = "groups:\n  - name: g\n    datasource: {url: 'http://h:9090'}\n    rules:\n      - alert: A\n        correlate: {inputs: {a: up}, condition: a > 0}\n";
+    assert_eq!(
+        errors(ds),
+        [
+            r#"r.yml:6:9: group "g", rule 1, "A": correlate rules evaluate locally, over telltale's samples; they cannot be in a group with a datasource"#
+        ]
+    );
+}
+
+#[test]
+fn bad_correlate_values_are_positioned() {
+    let p = r#"group "g", rule 1, "A": correlate"#;
+    let cases: Vec<(&str, String)> = vec![
+        ("        correlate: 5\n", format!("r.yml:5:20: {p}: expected a mapping, found a scalar")),
+        ("        correlate: {condition: 'x > 1'}\n", format!("r.yml:5:20: {p}: field 'inputs' must be set")),
+        ("        correlate: {inputs: {a: up}}\n", format!("r.yml:5:20: {p}: field 'condition' must be set")),
+        ("        correlate: {inputs: {}, condition: 'true'}\n", format!("r.yml:5:29: {p}: inputs: at least one input is needed")),
+        ("        correlate: {inputs: [up], condition: 'true'}\n", format!("r.yml:5:29: {p}: inputs: expected a mapping, found a sequence")),
+        ("        correlate: {inputs: {a-b: up}, condition: 'true'}\n", format!("r.yml:5:30: {p}: inputs: invalid input name \"a-b\" (want [a-zA-Z_][a-zA-Z0-9_]*)")),
+        ("        correlate: {inputs: {true: up}, condition: 'true'}\n", format!("r.yml:5:30: {p}: inputs: invalid input name \"true\" (want [a-zA-Z_][a-zA-Z0-9_]*)")),
+        ("        correlate: {inputs: {a: 'sum(up'}, condition: a > 0}\n", format!("r.yml:5:33: {p}: inputs: a: could not parse expression: ")),
+        ("        correlate: {inputs: {a: ''}, condition: a > 0}\n", format!("r.yml:5:33: {p}: inputs: a: must not be empty")),
+        ("        correlate: {inputs: {a: up}, condition: a > 0, on: [instance, instance]}\n", format!("r.yml:5:71: {p}: on: label \"instance\" listed twice")),
+        ("        correlate: {inputs: {a: up}, condition: a > 0, on: [__name__]}\n", format!("r.yml:5:61: {p}: on: invalid label name: \"__name__\"")),
+        ("        correlate: {inputs: {a: up}, condition: a > 0, on: job}\n", format!("r.yml:5:60: {p}: on: expected a sequence, found a scalar")),
+        ("        correlate: {inputs: {a: up}, condition: a > 0, window: 0s}\n", format!("r.yml:5:64: {p}: window: must be greater than 0")),
+        ("        correlate: {inputs: {a: up}, condition: a > 0, window: soon}\n", format!("r.yml:5:64: {p}: window: ")),
+        ("        correlate: {inputs: {a: up}, condition: a > 0, extra: 1}\n", format!("r.yml:5:56: {p}: unknown field \"extra\" in correlate")),
+        ("        correlate: {inputs: {a: up}, condition: 'a > (0'}\n", format!("r.yml:5:49: {p}: condition: could not parse: ")),
+        ("        correlate: {inputs: {a: up}, condition: 'b > 0'}\n", format!("r.yml:5:49: {p}: condition: unknown input \"b\" (inputs: a)")),
+        ("        correlate: {inputs: {a: up}, condition: 'a = 1'}\n", format!("r.yml:5:49: {p}: condition: must not assign (to \"a\")")),
+        ("        correlate: {inputs: {a: up}, condition: 'nope(a) > 1'}\n", format!("r.yml:5:49: {p}: condition: unknown function \"nope\"")),
+        ("        correlate: {inputs: {a: up}, condition: 'a + 1'}\n", format!("r.yml:5:49: {p}: condition: must give true or false (with every input at 1 it gives 2")),
+        ("        correlate: {inputs: {a: up}, condition: 'a > \"x\"'}\n", format!("r.yml:5:49: {p}: condition: with every input at 1: ")),
+        ("        correlate: {inputs: {a: up}, condition: ''}\n", format!("r.yml:5:49: {p}: condition: must not be empty")),
+    ];
+    check(&cases);
+}
+
+#[test]
+fn bad_correlation_values_are_positioned() {
+    let p = r#"group "g", rule 1, "A": correlation"#;
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "        correlation: {y: b}\n",
+            format!("r.yml:5:22: {p}: field 'x' must be set"),
+        ),
+        (
+            "        correlation: {x: a}\n",
+            format!("r.yml:5:22: {p}: field 'y' must be set"),
+        ),
+        (
+            "        correlation: {x: 'rate(a)', y: b}\n",
+            format!("r.yml:5:26: {p}: x: could not parse expression: "),
+        ),
+        (
+            "        correlation: {x: a, y: b, window: -1m}\n",
+            format!("r.yml:5:43: {p}: window: "),
+        ),
+        (
+            "        correlation: {x: a, y: b, step: 0s}\n",
+            format!("r.yml:5:41: {p}: step: must be greater than 0"),
+        ),
+        (
+            "        correlation: {x: a, y: b, method: kendall}\n",
+            format!(
+                "r.yml:5:43: {p}: method: unknown method \"kendall\" (want pearson or spearman)"
+            ),
+        ),
+        (
+            "        correlation: {x: a, y: b, window: 10m, max_lag: 10m}\n",
+            format!("r.yml:5:57: {p}: max_lag: must be shorter than the window"),
+        ),
+        (
+            "        correlation: {x: a, y: b, threshold: 1.5}\n",
+            format!("r.yml:5:46: {p}: threshold: must be within [-1, 1]"),
+        ),
+        (
+            "        correlation: {x: a, y: b, threshold: -0.5, abs: true}\n",
+            format!("r.yml:5:46: {p}: threshold: must be >= 0 with abs: true"),
+        ),
+        (
+            "        correlation: {x: a, y: b, threshold: high}\n",
+            format!("r.yml:5:46: {p}: threshold: expected a number"),
+        ),
+        (
+            "        correlation: {x: a, y: b, abs: 1}\n",
+            format!("r.yml:5:40: {p}: abs: expected true or false"),
+        ),
+        (
+            "        correlation: {x: a, y: b, min_points: 2}\n",
+            format!("r.yml:5:47: {p}: min_points: must be at least 3"),
+        ),
+        (
+            "        correlation: {x: a, y: b, on: [a, a]}\n",
+            format!("r.yml:5:43: {p}: on: label \"a\" listed twice"),
+        ),
+        (
+            "        correlation: {x: a, y: b, z: c}\n",
+            format!("r.yml:5:35: {p}: unknown field \"z\" in correlation"),
+        ),
+    ];
+    check(&cases);
+}
+
+/// Each rule body gives exactly one problem, starting with the text given.
+fn check(cases: &[(&str, String)]) {
+    let mut bad = Vec::new();
+    for (body, want) in cases {
+        let e = errors(&rule(body));
+        if !(e.len() == 1 && e[0].starts_with(want.as_str())) {
+            bad.push(format!("{body}want {want}\n got {e:?}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// Every `*_test.yml` under `dir` (relative to the crate) passes `telltale test rules`.
+fn run_dir(dir: &str) -> usize {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_test.yml"))
+        .collect();
+    files.sort();
+    for f in &files {
+        let out = unittest::run_file(f);
+        assert!(
+            out.errors.is_empty(),
+            "{}:\n{}",
+            f.display(),
+            out.errors.join("\n")
+        );
+    }
+    files.len()
+}
+
+#[test]
+fn example_and_test_files_pass() {
+    assert!(run_dir("rules/extensions") >= 2);
+    assert!(run_dir("tests/rules/extensions") >= 2);
+}
