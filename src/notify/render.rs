@@ -168,6 +168,7 @@ pub fn template_data(
         external_labels: Arc::new(fields),
         external_url: external_url.to_string(),
         value: m.alerts.len() as f64,
+        inputs: Arc::default(),
     }
 }
 
