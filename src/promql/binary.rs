@@ -49,7 +49,7 @@ pub(super) fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
         BinOp::Mul => (l * r, true),
         BinOp::Div => (l / r, true),
         BinOp::Mod => (l % r, true),
-        BinOp::Pow => (l.powf(r), true),
+        BinOp::Pow => (super::gomath::pow(l, r), true),
         BinOp::Atan2 => (l.atan2(r), true),
         BinOp::Eq => (l, l == r),
         BinOp::Ne => (l, l != r),

@@ -11,6 +11,7 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+mod gomath;
 mod memstore;
 mod plan;
 mod plan_binary;

@@ -180,3 +180,19 @@ fn set_operators() {
         &[(r#"b{i="1"}"#, 2.0), (r#"a{i="2",j="y"}"#, 20.0)],
     );
 }
+
+#[test]
+fn pow_is_gos_math_pow() {
+    let s = st();
+    // Go's math.Pow, not a correctly rounded pow: these are promtool 2.42's answers.
+    assert_eq!(scalar(&s, "2 ^ 2.5", 0), 5.65685424949238);
+    assert_eq!(scalar(&s, "2 ^ -7", 0), 0.0078125);
+    assert_eq!(scalar(&s, "4 ^ 0.5", 0), 2.0);
+    assert_eq!(scalar(&s, "(-8) ^ 3", 0), -512.0);
+    assert!(scalar(&s, "(-8) ^ 0.5", 0).is_nan());
+    assert_eq!(scalar(&s, "0 ^ -1", 0), f64::INFINITY);
+    assert_eq!(scalar(&s, "2 ^ 1100", 0), f64::INFINITY);
+    assert_eq!(scalar(&s, "2 ^ -1074", 0), 5e-324);
+    assert_eq!(scalar(&s, "2 ^ -1080", 0), 0.0);
+    assert_eq!(scalar(&s, "NaN ^ 0", 0), 1.0);
+}
