@@ -51,7 +51,7 @@ pub(super) fn pow(x: f64, y: f64) -> f64 {
     if yf != 0.0 && x < 0.0 {
         return f64::NAN;
     }
-    if yi >= 9.223372036854775808e18 {
+    if yi >= 9.223_372_036_854_776e18 {
         return if x == -1.0 {
             1.0
         } else if (x.abs() < 1.0) == (y > 0.0) {
@@ -141,16 +141,16 @@ fn pow2(e: i64) -> f64 {
 /// `expm1` at r/16, four doublings via `y(2 + y)` with the last fused with `+ 1`, then the
 /// power of two. Checked against promtool on a few hundred arguments, subnormal results included.
 pub(super) fn exp(x: f64) -> f64 {
-    const LOG2E: f64 = 1.442_695_040_888_963_4;
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
     const LN2U: f64 = 0.693_147_180_559_662_956_511_601_805_686_950_683_593_75;
     const LN2L: f64 = 0.282_352_905_630_315_771_225_884_481_750_134_360_255_254_120_68e-12;
     const OVERFLOW: f64 = 7.097_827_128_933_84e2;
     const TAYLOR: [f64; 7] = [
-        1.984_126_984_126_984_127e-4,
-        1.388_888_888_888_888_888_9e-3,
-        8.333_333_333_333_333_333_3e-3,
-        4.166_666_666_666_666_666_7e-2,
-        1.666_666_666_666_666_666_7e-1,
+        1.984_126_984_126_984e-4,
+        1.388_888_888_888_889e-3,
+        8.333_333_333_333_333e-3,
+        4.166_666_666_666_666_4e-2,
+        1.666_666_666_666_666_6e-1,
         0.5,
         1.0,
     ];
@@ -172,7 +172,7 @@ pub(super) fn exp(x: f64) -> f64 {
     } as i64;
     let kf = k as f64;
     let r = (-kf).mul_add(LN2L, (-kf).mul_add(LN2U, x)) * 0.0625;
-    let mut p: f64 = 2.480_158_730_158_730_158_7e-5;
+    let mut p: f64 = 2.480_158_730_158_73e-5;
     for c in TAYLOR {
         p = p.mul_add(r, c);
     }
@@ -197,17 +197,17 @@ pub(super) fn exp(x: f64) -> f64 {
 /// Go's `math.Log` on amd64 (assembly): fdlibm's method, with the exponent taken straight from
 /// the bits (so subnormal arguments come out as Go computes them, not as glibc does).
 pub(super) fn ln(x: f64) -> f64 {
-    const HSQRT2: f64 = 7.071_067_811_865_475_244_01e-1;
-    const LN2HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const HSQRT2: f64 = std::f64::consts::FRAC_1_SQRT_2;
+    const LN2HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2LO: f64 = 1.908_214_929_270_587_7e-10;
     const L: [f64; 7] = [
-        6.666_666_666_666_735_130e-1,
-        3.999_999_999_940_941_908e-1,
-        2.857_142_874_366_239_149e-1,
-        2.222_219_843_214_978_396e-1,
-        1.818_357_216_161_805_012e-1,
-        1.531_383_769_920_937_332e-1,
-        1.479_819_860_511_658_591e-1,
+        6.666_666_666_666_735e-1,
+        3.999_999_999_940_942e-1,
+        2.857_142_874_366_239e-1,
+        2.222_219_843_214_978_4e-1,
+        1.818_357_216_161_805e-1,
+        1.531_383_769_920_937_3e-1,
+        1.479_819_860_511_658_6e-1,
     ];
     if x == 0.0 {
         return f64::NEG_INFINITY;
