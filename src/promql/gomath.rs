@@ -1,6 +1,6 @@
 //! Go's `math` functions where they are not correctly rounded and Prometheus' results
-//! therefore differ from Rust's in the last bit: `Pow`, and on amd64 `Exp` and `Log`. The answers are
-//! checked against promtool 2.42 in the tests.
+//! therefore differ from Rust's in the last bit: `Pow`, `Atan2`, and on amd64 `Exp` and `Log`.
+//! The answers are checked against promtool 2.42 in the tests.
 
 /// Go's `math.Pow`, which Prometheus uses for `^`. It is not correctly rounded: the fractional
 /// part of the exponent goes through `exp(yf * ln x)` and the integer part through repeated
@@ -237,4 +237,87 @@ pub(super) fn ln(x: f64) -> f64 {
     let r = t1 + t2;
     let hfsq = 0.5 * f * f;
     k * LN2HI - ((hfsq - (s * (hfsq + r) + k * LN2LO)) - f)
+}
+
+/// Go's `math.Atan2` (pure Go on amd64): the quadrant logic around Cephes' `atan`, whose
+/// rational approximation differs from glibc's `atan2` in the last bit for about a quarter of
+/// arguments.
+pub(super) fn atan2(y: f64, x: f64) -> f64 {
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+    if y.is_nan() || x.is_nan() {
+        return f64::NAN;
+    }
+    if y == 0.0 {
+        return if x >= 0.0 && !x.is_sign_negative() {
+            0.0f64.copysign(y)
+        } else {
+            PI.copysign(y)
+        };
+    }
+    if x == 0.0 {
+        return FRAC_PI_2.copysign(y);
+    }
+    if x.is_infinite() {
+        let v = match (x > 0.0, y.is_infinite()) {
+            (true, true) => FRAC_PI_4,
+            (true, false) => 0.0,
+            (false, true) => 3.0 * FRAC_PI_4, // also Go's rounded constant 3*Pi/4
+            (false, false) => PI,
+        };
+        return v.copysign(y);
+    }
+    if y.is_infinite() {
+        return FRAC_PI_2.copysign(y);
+    }
+    let q = atan(y / x);
+    if x < 0.0 {
+        return if q <= 0.0 { q + PI } else { q - PI };
+    }
+    q
+}
+
+fn atan(x: f64) -> f64 {
+    if x == 0.0 {
+        x
+    } else if x > 0.0 {
+        satan(x)
+    } else {
+        -satan(-x)
+    }
+}
+
+/// Reduces a positive argument to [0, 0.66] (Cephes).
+fn satan(x: f64) -> f64 {
+    const MOREBITS: f64 = 6.123_233_995_736_766e-17; // pi/2 = FRAC_PI_2 + MOREBITS
+    const TAN3PIO8: f64 = 2.414_213_562_373_095; // tan(3 pi / 8)
+    if x <= 0.66 {
+        xatan(x)
+    } else if x > TAN3PIO8 {
+        std::f64::consts::FRAC_PI_2 - xatan(1.0 / x) + MOREBITS
+    } else {
+        std::f64::consts::FRAC_PI_4 + xatan((x - 1.0) / (x + 1.0)) + 0.5 * MOREBITS
+    }
+}
+
+/// Cephes' rational approximation `x + x^3 P(x^2)/Q(x^2)` on [0, 0.66].
+fn xatan(x: f64) -> f64 {
+    const P: [f64; 5] = [
+        -8.750_608_600_031_904e-1,
+        -1.615_753_718_733_365_2e1,
+        -7.500_855_792_314_705e1,
+        -1.228_866_684_490_136_1e2,
+        -6.485_021_904_942_025e1,
+    ];
+    const Q: [f64; 5] = [
+        2.485_846_490_142_306_3e1,
+        1.650_270_098_316_988_6e2,
+        4.328_810_604_912_902_7e2,
+        4.853_903_996_359_137e2,
+        1.945_506_571_482_614e2,
+    ];
+    let z = x * x;
+    let num = (((P[0] * z + P[1]) * z + P[2]) * z + P[3]) * z + P[4];
+    let den = ((((z + Q[0]) * z + Q[1]) * z + Q[2]) * z + Q[3]) * z + Q[4];
+    let z = z * num / den;
+    x * z + x
 }
