@@ -321,3 +321,41 @@ fn xatan(x: f64) -> f64 {
     let z = z * num / den;
     x * z + x
 }
+
+/// The shortest decimal digits that read back as |v| (finite, non-zero), and the decimal
+/// exponent of the first digit, as Go's `strconv` (and Python's `repr`) choose them: when two
+/// shortest candidates are exactly equally close, the even one. Rust's formatter takes the
+/// upper one, so `-794854348598031.25` would print as `...031.3` where Go prints `...031.2`.
+pub(crate) fn shortest_digits(v: f64) -> (Vec<u8>, i32) {
+    let split = |s: &str| -> (Vec<u8>, i32) {
+        let (m, e) = s.split_once('e').unwrap_or((s, "0"));
+        let mut d: Vec<u8> = m.bytes().filter(u8::is_ascii_digit).collect();
+        while d.len() > 1 && d.last() == Some(&b'0') {
+            d.pop();
+        }
+        (d, e.parse().unwrap_or(0))
+    };
+    let v = v.abs();
+    let (mut d, e) = split(&format!("{v:e}"));
+    let last = d.len() - 1;
+    if (d[last] - b'0') % 2 == 1 && (last > 0 || d[0] > b'1') {
+        let mut lower = d.clone();
+        lower[last] -= 1;
+        // A tie: v is exactly the midpoint `lower`5 (800 digits cover any double exactly).
+        let (exact, ee) = split(&format!("{v:.800e}"));
+        let mut mid = lower.clone();
+        mid.push(b'5');
+        let lower_text = format!(
+            "{}.{}e{e}",
+            lower[0] as char,
+            std::str::from_utf8(&lower[1..]).unwrap_or("")
+        );
+        if ee == e && exact == mid && lower_text.parse::<f64>() == Ok(v) {
+            d = lower;
+            while d.len() > 1 && d.last() == Some(&b'0') {
+                d.pop();
+            }
+        }
+    }
+    (d, e)
+}

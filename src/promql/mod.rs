@@ -22,6 +22,7 @@ mod tests;
 // The API the rules engine (issue 4, next step) and `telltale test rules` will call.
 #[allow(unused_imports)]
 pub use eval::{eval_instant, eval_with, EvalOptions};
+pub(crate) use gomath::shortest_digits;
 #[allow(unused_imports)]
 pub use memstore::MemStore;
 #[allow(unused_imports)]

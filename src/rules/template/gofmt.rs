@@ -8,7 +8,7 @@ use super::Value;
 /// first digit. `prec` None = shortest round-trip digits, Some(n) = n digits correctly rounded.
 fn digits(v: f64, prec: Option<usize>) -> (Vec<u8>, i32) {
     let s = match prec {
-        None => format!("{:e}", v.abs()),
+        None => return crate::promql::shortest_digits(v),
         Some(p) => format!("{:.*e}", p.max(1) - 1, v.abs()),
     };
     let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
