@@ -209,7 +209,25 @@ pub(super) fn go_float(v: f64) -> String {
         "+Inf".into()
     } else if v == f64::NEG_INFINITY {
         "-Inf".into()
+    } else if v == 0.0 {
+        if v.is_sign_negative() { "-0" } else { "0" }.into()
     } else {
-        format!("{v}")
+        let (d, e) = super::gomath::shortest_digits(v);
+        let digits = |r: std::ops::Range<i32>| -> String {
+            r.map(|i| d.get(i as usize).map_or('0', |&c| c as char))
+                .collect()
+        };
+        let sign = if v < 0.0 { "-" } else { "" };
+        let n = d.len() as i32;
+        if e >= 0 {
+            let frac = if n > e + 1 {
+                format!(".{}", digits(e + 1..n))
+            } else {
+                String::new()
+            };
+            format!("{sign}{}{frac}", digits(0..e + 1))
+        } else {
+            format!("{sign}0.{}{}", "0".repeat((-e - 1) as usize), digits(0..n))
+        }
     }
 }

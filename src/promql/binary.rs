@@ -49,8 +49,8 @@ pub(super) fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
         BinOp::Mul => (l * r, true),
         BinOp::Div => (l / r, true),
         BinOp::Mod => (l % r, true),
-        BinOp::Pow => (l.powf(r), true),
-        BinOp::Atan2 => (l.atan2(r), true),
+        BinOp::Pow => (super::gomath::pow(l, r), true),
+        BinOp::Atan2 => (super::gomath::atan2(l, r), true),
         BinOp::Eq => (l, l == r),
         BinOp::Ne => (l, l != r),
         BinOp::Gt => (l, l > r),
@@ -61,9 +61,10 @@ pub(super) fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
     }
 }
 
-/// Arithmetic drops the metric name; a filtering comparison keeps it.
+/// Arithmetic drops the metric name; a filtering comparison keeps it. So does `atan2`, which
+/// Prometheus 2.x leaves out of its list of name-dropping operators.
 fn drops_name(op: BinOp) -> bool {
-    !op.is_comparison() && !op.is_set()
+    !op.is_comparison() && !op.is_set() && op != BinOp::Atan2
 }
 
 fn vector_scalar(vs: Vec<Sample>, s: f64, op: BinOp, swap: bool, rbool: bool) -> Vec<Sample> {

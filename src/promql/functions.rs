@@ -30,8 +30,8 @@ pub(super) fn eval_call(ctx: &Ctx, f: Func, args: &[Plan]) -> Result<Value, Eval
         Func::Ceil => map(vec(0)?, f64::ceil),
         Func::Floor => map(vec(0)?, f64::floor),
         Func::Sqrt => map(vec(0)?, f64::sqrt),
-        Func::Ln => map(vec(0)?, f64::ln),
-        Func::Exp => map(vec(0)?, f64::exp),
+        Func::Ln => map(vec(0)?, super::gomath::ln),
+        Func::Exp => map(vec(0)?, super::gomath::exp),
         Func::Round => {
             let to_nearest = if args.len() > 1 { sc(1)? } else { 1.0 };
             let inv = 1.0 / to_nearest;

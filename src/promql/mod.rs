@@ -11,6 +11,7 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+mod gomath;
 mod memstore;
 mod plan;
 mod plan_binary;
@@ -22,6 +23,7 @@ mod tests;
 // The API the rules engine (issue 4, next step) and `telltale test rules` will call.
 #[allow(unused_imports)]
 pub use eval::{eval_instant, eval_with, EvalOptions};
+pub(crate) use gomath::shortest_digits;
 #[allow(unused_imports)]
 pub use memstore::MemStore;
 #[allow(unused_imports)]

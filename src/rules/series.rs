@@ -23,6 +23,11 @@ pub fn parse_metric(s: &str) -> Result<Labels, String> {
         })
         .count();
     let mut labels: Labels = Vec::new();
+    // PromQL's lexer reads `Inf` and `NaN` (any case) as numbers, so promtool rejects them
+    // as metric names ("unexpected number").
+    if matches!(s[..name_len].to_ascii_lowercase().as_str(), "inf" | "nan") {
+        return bad("a metric name cannot be Inf or NaN");
+    }
     if name_len > 0 {
         labels.push(("__name__".to_string(), s[..name_len].to_string()));
     }
@@ -139,6 +144,12 @@ fn number(s: &str) -> Option<(f64, &str)> {
     let word = s.get(i..i + 3).map(str::to_ascii_lowercase);
     if matches!(word.as_deref(), Some("inf" | "nan")) {
         i += 3;
+        // The lexer reads a whole identifier first: `Infx2` or `NaN_1` is not a number.
+        if b.get(i)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+        {
+            return None;
+        }
     } else {
         let start = i;
         while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
@@ -248,6 +259,11 @@ mod tests {
             [f64::INFINITY, f64::NEG_INFINITY].map(Some)
         );
         assert!(vals("NaN")[0].unwrap().is_nan());
+        assert!(vals("NaN+1x2")[2].unwrap().is_nan());
+        assert_eq!(
+            vals("1 Inf+1x1"),
+            [1.0, f64::INFINITY, f64::INFINITY].map(Some)
+        );
     }
 
     #[test]
@@ -261,7 +277,8 @@ mod tests {
     #[test]
     fn bad_values_are_errors() {
         for bad in [
-            "x", "1+", "1+2", "1x", "1xa", "1+2y3", "_xq", "stalex2", "1-x3",
+            "x", "1+", "1+2", "1x", "1xa", "1+2y3", "_xq", "stalex2", "1-x3", "Infx2", "NaNx2",
+            "1+Infx2", "Inf_x",
         ] {
             assert!(parse_values(bad).is_err(), "{bad}");
         }
@@ -286,6 +303,7 @@ mod tests {
             "x\"y"
         );
         assert!(parse_metric("{}").unwrap().is_empty());
+        assert_eq!(parse_metric("infinity").unwrap()[0].1, "infinity");
         for bad in [
             "",
             "up{",
@@ -294,6 +312,8 @@ mod tests {
             "up{a=\"1\",a=\"2\"}",
             "up{} x",
             "{1a=\"b\"}",
+            "Inf",
+            "nan{a=\"b\"}",
         ] {
             assert!(parse_metric(bad).is_err(), "{bad}");
         }

@@ -153,3 +153,26 @@ fn nan_and_inf() {
     );
     assert_vec(vector(&s, "avg(infs)", 0), &[("{}", f64::NAN)]);
 }
+
+#[test]
+fn count_values_breaks_shortest_digit_ties_to_even() {
+    // Exactly halfway between two shortest candidates: Go (promtool 2.42) takes the even one,
+    // Rust's `{}` the upper one (…031.3, …189.13).
+    let s = store(&[
+        (r#"t{i="1"}"#, "-794854348598031.25"),
+        (r#"t{i="2"}"#, "227128182372189.125"),
+        (r#"t{i="3"}"#, "1008873735564237.75"),
+        (r#"t{i="4"}"#, "0.000001"),
+        (r#"t{i="5"}"#, "1e21"),
+    ]);
+    assert_vec(
+        vector(&s, r#"count_values("v", t)"#, 0),
+        &[
+            (r#"{v="-794854348598031.2"}"#, 1.0),
+            (r#"{v="0.000001"}"#, 1.0),
+            (r#"{v="1000000000000000000000"}"#, 1.0),
+            (r#"{v="1008873735564237.8"}"#, 1.0),
+            (r#"{v="227128182372189.12"}"#, 1.0),
+        ],
+    );
+}

@@ -180,3 +180,52 @@ fn set_operators() {
         &[(r#"b{i="1"}"#, 2.0), (r#"a{i="2",j="y"}"#, 20.0)],
     );
 }
+
+#[test]
+fn pow_is_gos_math_pow() {
+    let s = st();
+    // Go's math.Pow, not a correctly rounded pow: these are promtool 2.42's answers.
+    assert_eq!(scalar(&s, "2 ^ 2.5", 0), 5.65685424949238);
+    assert_eq!(scalar(&s, "2 ^ -7", 0), 0.0078125);
+    assert_eq!(scalar(&s, "4 ^ 0.5", 0), 2.0);
+    assert_eq!(scalar(&s, "(-8) ^ 3", 0), -512.0);
+    assert!(scalar(&s, "(-8) ^ 0.5", 0).is_nan());
+    assert_eq!(scalar(&s, "0 ^ -1", 0), f64::INFINITY);
+    assert_eq!(scalar(&s, "2 ^ 1100", 0), f64::INFINITY);
+    assert_eq!(scalar(&s, "2 ^ -1074", 0), 5e-324);
+    assert_eq!(scalar(&s, "2 ^ -1080", 0), 0.0);
+    assert_eq!(scalar(&s, "NaN ^ 0", 0), 1.0);
+}
+
+#[test]
+fn atan2_is_gos_math_atan2() {
+    let s = st();
+    // promtool 2.42's answers; glibc's atan2 gives 1.987710757845668 for the first.
+    for (q, want) in [
+        ("vector(73.0) atan2 vector(-32.33)", 1.9877107578456679),
+        ("vector(1) atan2 vector(1)", std::f64::consts::FRAC_PI_4),
+        ("vector(-0.0) atan2 vector(-1)", -std::f64::consts::PI),
+        (
+            "vector(Inf) atan2 vector(-Inf)",
+            3.0 * std::f64::consts::FRAC_PI_4,
+        ),
+        ("vector(3) atan2 vector(-Inf)", std::f64::consts::PI),
+    ] {
+        assert_eq!(vector(&s, q, 0)[0].1, want, "{q}");
+    }
+}
+
+#[test]
+fn atan2_keeps_the_metric_name() {
+    let s = st();
+    // Prometheus 2.x drops the name only for + - * / % ^ (promtool 2.42 agrees).
+    let got = vector(&s, r#"b{i="1"} atan2 ignoring(j) a"#, 0);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, r#"b{i="1"}"#);
+    let got = vector(&s, r#"b{i="1"} atan2 2"#, 0);
+    assert_eq!(got[0].0, r#"b{i="1"}"#);
+    assert_eq!(
+        vector(&s, r#"b{i="1"} atan2 on(i) a"#, 0)[0].0,
+        r#"{i="1"}"#
+    );
+}

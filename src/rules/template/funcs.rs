@@ -149,7 +149,8 @@ pub fn humanize_duration(v: f64) -> String {
     if v.abs() >= 1.0 {
         let sign = if v < 0.0 { "-" } else { "" };
         let v = v.abs();
-        let n = v as i64;
+        // Go's int64(v): out of range gives the minimum, so huge durations come out negative.
+        let n = if v < TWO63 { v as i64 } else { i64::MIN };
         let (s, m, h, d) = (n % 60, (n / 60) % 60, (n / 3600) % 24, n / 86400);
         return if d != 0 {
             format!("{sign}{d}d {h}h {m}m {s}s")
@@ -174,15 +175,22 @@ pub fn humanize_duration(v: f64) -> String {
 
 /// Go's `time.Time.String()` in UTC of a unix time in seconds, truncated to milliseconds
 /// (Prometheus goes through `model.Time`).
+/// 2^63, Go's `float64(math.MaxInt64)`.
+const TWO63: f64 = 9_223_372_036_854_775_808.0;
+
 pub fn humanize_timestamp(v: f64) -> Result<String, String> {
     if !v.is_finite() {
         return Ok(g4(v));
     }
     let ns = v * 1e9;
-    if ns.abs() >= 9.2e18 {
-        return Err(format!("{v} is out of range for a timestamp"));
+    if !(-TWO63..=TWO63).contains(&ns) {
+        let v = fmt_g(v, None, false);
+        return Err(format!(
+            "{v} cannot be represented as a nanoseconds timestamp since it overflows int64"
+        ));
     }
-    let ms = (ns as i64) / 1_000_000;
+    let ns = if ns < TWO63 { ns as i64 } else { i64::MIN }; // Go's int64() of 2^63
+    let ms = ns / 1_000_000;
     let (secs, frac) = (ms.div_euclid(1000), ms.rem_euclid(1000));
     let (y, mo, d) = crate::timefmt::civil_from_days(secs.div_euclid(86400));
     let sod = secs.rem_euclid(86400);

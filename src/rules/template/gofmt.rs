@@ -8,7 +8,7 @@ use super::Value;
 /// first digit. `prec` None = shortest round-trip digits, Some(n) = n digits correctly rounded.
 fn digits(v: f64, prec: Option<usize>) -> (Vec<u8>, i32) {
     let s = match prec {
-        None => format!("{:e}", v.abs()),
+        None => return crate::promql::shortest_digits(v),
         Some(p) => format!("{:.*e}", p.max(1) - 1, v.abs()),
     };
     let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
@@ -197,13 +197,39 @@ fn pad(s: String, sp: &Spec, numeric: bool) -> String {
         return format!("{s}{}", " ".repeat(fill));
     }
     if sp.zero && numeric {
-        let (sgn, rest) = match s.strip_prefix('-').or_else(|| s.strip_prefix('+')) {
+        let (sgn, rest) = match s.strip_prefix(['-', '+', ' ']) {
             Some(r) => (&s[..1], r),
             None => ("", s.as_str()),
         };
         return format!("{sgn}{}{rest}", "0".repeat(fill));
     }
     format!("{}{s}", " ".repeat(fill))
+}
+
+/// Go's `fmtFloat` sign and padding: a number always has a sign internally, shown for `-`,
+/// with `+`, or as a space with ` `; Inf keeps its sign and NaN shows one only with `+`/` `;
+/// neither is ever zero-padded (`%08.3f` of +Inf is `    +Inf`).
+fn float_out(s: String, sp: &Spec) -> String {
+    let (mut sign, body) = match s.as_bytes().first() {
+        Some(b'-') => ('-', &s[1..]),
+        Some(b'+') => ('+', &s[1..]),
+        _ => ('+', s.as_str()),
+    };
+    if sp.space && sign == '+' && !sp.plus {
+        sign = ' ';
+    }
+    if body == "Inf" || body == "NaN" {
+        let text = if body == "NaN" && !sp.space && !sp.plus {
+            body.to_string()
+        } else {
+            format!("{sign}{body}")
+        };
+        return pad(text, sp, false);
+    }
+    if sp.plus || sign != '+' {
+        return pad(format!("{sign}{body}"), sp, true);
+    }
+    pad(body.to_string(), sp, true)
 }
 
 fn bad(verb: char, v: &Value) -> String {
@@ -221,21 +247,12 @@ fn one(verb: char, sp: &Spec, v: &Value) -> String {
         }
     };
     let (s, numeric) = match (verb, v) {
-        ('v', Value::Float(f)) | ('g', Value::Float(f)) => {
-            (num(fmt_g(*f, sp.prec, false), f.is_sign_negative()), true)
+        ('v' | 'g', Value::Float(f)) => return float_out(fmt_g(*f, sp.prec, false), sp),
+        ('G', Value::Float(f)) => return float_out(fmt_g(*f, sp.prec, true), sp),
+        ('f' | 'F', Value::Float(f)) => return float_out(fmt_f(*f, sp.prec.unwrap_or(6)), sp),
+        ('e' | 'E', Value::Float(f)) => {
+            return float_out(fmt_e(*f, sp.prec.unwrap_or(6), verb == 'E'), sp)
         }
-        ('G', Value::Float(f)) => (num(fmt_g(*f, sp.prec, true), f.is_sign_negative()), true),
-        ('f' | 'F', Value::Float(f)) => (
-            num(fmt_f(*f, sp.prec.unwrap_or(6)), f.is_sign_negative()),
-            true,
-        ),
-        ('e' | 'E', Value::Float(f)) => (
-            num(
-                fmt_e(*f, sp.prec.unwrap_or(6), verb == 'E'),
-                f.is_sign_negative(),
-            ),
-            true,
-        ),
         ('d' | 'v', Value::Int(i)) => (num(i.to_string(), *i < 0), true),
         ('x', Value::Int(i)) => (num(format!("{i:x}"), *i < 0), true),
         ('X', Value::Int(i)) => (num(format!("{i:X}"), *i < 0), true),

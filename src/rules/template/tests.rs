@@ -45,6 +45,10 @@ const PROMTOOL: &[(f64, &str, &str)] = &[
     (100000.0, "{{ $value }}|{{ humanize $value }}|{{ printf \"%.4g\" $value }}", "100000|100k|1e+05"),
     (1000000.0, "{{ $value }}|{{ humanize $value }}|{{ humanize1024 $value }}", "1e+06|1M|976.6ki"),
     (1e21, "{{ $value }}|{{ humanize $value }}", "1e+21|1Z"),
+    // These are the doubles …031.25 and …189.125: an exact tie between two shortest digit
+    // strings, which Go breaks to the even one.
+    (-794854348598031.2, "{{ $value }}|{{ printf \"%v\" $value }}", "-7.948543485980312e+14|-7.948543485980312e+14"),
+    (227128182372189.12, "{{ $value }}", "2.2712818237218912e+14"),
     (1e-7, "{{ $value }}|{{ humanize $value }}|{{ humanizeDuration $value }}", "1e-07|100n|100ns"),
     (183661.7, "{{ humanizeDuration $value }}|{{ $value }}", "2d 3h 1m 1s|183661.7"),
     (3661.0, "{{ humanizeDuration $value }}", "1h 1m 1s"),
@@ -55,10 +59,26 @@ const PROMTOOL: &[(f64, &str, &str)] = &[
     (1.5, "{{ humanizeDuration $value }}|{{ humanize $value }}", "1.5s|1.5"),
     (1679000000.123, "{{ humanizeTimestamp $value }}", "2023-03-16 20:53:20.122 +0000 UTC"),
     (1679000000.0, "{{ humanizeTimestamp $value }}", "2023-03-16 20:53:20 +0000 UTC"),
+    // Go's int64() of an out-of-range float is the minimum: huge durations come out negative.
+    (1.8636746076011512e20, "{{ humanizeDuration $value }}", "-106751991167300d -15h -30m -8s"),
+    (-6.455774821228346e23, "{{ humanizeDuration $value }}", "--106751991167300d -15h -30m -8s"),
+    // Just below 2^63 ns: still a time (wrapping into 1677 as Go's time package does).
+    (9.21e9, "{{ humanizeTimestamp $value }}", "2261-11-08 05:20:00 +0000 UTC"),
+    (9.223372036854776e9, "{{ humanizeTimestamp $value }}", "1677-09-21 00:12:43.146 +0000 UTC"),
     (f64::NAN, "{{ $value }}|{{ humanize $value }}|{{ humanizeDuration $value }}|{{ humanizePercentage $value }}|{{ humanizeTimestamp $value }}",
         "NaN|NaN|NaN|NaN%|NaN"),
     (f64::INFINITY, "{{ $value }}|{{ humanize $value }}|{{ humanize1024 $value }}", "+Inf|+Inf|+Inf"),
     (f64::NEG_INFINITY, "{{ $value }}|{{ humanize $value }}", "-Inf|-Inf"),
+    // Go's fmtFloat: no zero padding for Inf/NaN, ` ` replaces the plus sign (promtool 2.42).
+    (f64::INFINITY, "{{ printf \"[%08.3f][%+f][% f][%+08.2f][%-8f][%8e][%+g][% 06g][%07v]\" $value $value $value $value $value $value $value $value $value }}",
+        "[    +Inf][+Inf][ Inf][    +Inf][+Inf    ][    +Inf][+Inf][   Inf][   +Inf]"),
+    (f64::NEG_INFINITY, "{{ printf \"[%08.3f][%+f][% f][%+08.2f][%-8f][%8e][%+g][% 06g][%07v]\" $value $value $value $value $value $value $value $value $value }}",
+        "[    -Inf][-Inf][-Inf][    -Inf][-Inf    ][    -Inf][-Inf][  -Inf][   -Inf]"),
+    (f64::NAN, "{{ printf \"[%08.3f][%+f][% f][%+08.2f][%-8f][%8e][%+g][% 06g][%07v]\" $value $value $value $value $value $value $value $value $value }}",
+        "[     NaN][+NaN][ NaN][    +NaN][NaN     ][     NaN][+NaN][   NaN][    NaN]"),
+    (-2.5, "{{ printf \"[%08.3f][%+f][% f][%+08.2f][%-8f][%8e][%+g][% 06g][%07v]\" $value $value $value $value $value $value $value $value $value }}",
+        "[-002.500][-2.500000][-2.500000][-0002.50][-2.500000][-2.500000e+00][-2.5][-002.5][-0002.5]"),
+    (2.5, "{{ printf \"[% 06g][% f][%+.1e]\" $value $value $value }}", "[ 002.5][ 2.500000][+2.5e+00]"),
     (1.0, "{{ $labels.instance }}|{{ .Labels.job }}|{{ $labels.missing }}|{{ $labels.__name__ }}",
         "host:9100|node||"),
     (1.0, "{{ toUpper $labels.job }}|{{ $labels.job | toUpper }}|{{ toLower \"ABC\" }}|{{ title \"hello wor-ld don't x_y 1a\" }}",
@@ -104,6 +124,11 @@ fn external_labels_and_url() {
 
 #[test]
 fn execution_errors_read_like_prometheus() {
+    let e = x("{{ humanizeTimestamp $value }}", -9.3e9);
+    assert!(
+        e.ends_with("error calling humanizeTimestamp: -9.3e+09 cannot be represented as a nanoseconds timestamp since it overflows int64>"),
+        "{e}"
+    );
     // promtool: `... at <gt $value 80>: error calling gt: incompatible types for comparison>`
     let e = x("{{ if gt $value 80 }}high{{ end }}", 85.0);
     assert!(e.starts_with("<error expanding template: error executing template __alert_T: template: __alert_T: executing \"__alert_T\" at <gt>: error calling gt: incompatible types for comparison"), "{e}");
