@@ -1,5 +1,6 @@
 //! telltale: a Prometheus exporter and alert-rules engine in one binary.
 
+mod anomaly;
 mod app;
 mod cli;
 mod collector;
@@ -37,6 +38,13 @@ fn main() -> ExitCode {
         cli::Cmd::TestRules(files) => test_rules(&files),
         cli::Cmd::Run(args) => run(*args),
         cli::Cmd::DemoApp(listen) => demo_app::run(&listen),
+        cli::Cmd::Score(args) => match anomaly::csvio::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("telltale score: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 
