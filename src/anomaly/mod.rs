@@ -264,6 +264,38 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_detector_and_parameter_with_its_default() {
+        let doc = include_str!("../../docs/anomaly.md");
+        for s in ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", s.name)),
+                "{} undocumented",
+                s.name
+            );
+            for docs in s.docs() {
+                for p in docs {
+                    let d = if p.default.is_empty() {
+                        "unset"
+                    } else {
+                        p.default
+                    };
+                    let forms = [
+                        format!("`{}` ({d})", p.key),
+                        format!("`{}` (`{d}`", p.key),
+                        format!("| `{}` | {d} |", p.key),
+                    ];
+                    assert!(
+                        forms.iter().any(|f| doc.contains(f.as_str())),
+                        "{}: {}={d} not in docs/anomaly.md",
+                        s.name,
+                        p.key
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn scores_stay_in_range_and_ignore_non_finite_samples() {
         let mut series = step(800, 500, 5.0);
         series[300].1 = f64::NAN;
