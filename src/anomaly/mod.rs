@@ -1,6 +1,7 @@
 //! Online anomaly detectors for one series each: every sample gets a score in [0, 1] computed from
-//! it and the samples before it, in O(1) or O(log window) time and bounded memory, and the
-//! detector's whole state serialises (serde) so a restart resumes instead of re-learning.
+//! it and the samples before it, in O(1) or O(log window) comparisons (sorted windows also shift
+//! up to `window` floats) and bounded memory, and the detector's whole state serialises (serde)
+//! so a restart resumes instead of re-learning.
 //!
 //! Most detectors are a *model* (what the series should do next: a rolling mean, a median, a
 //! seasonal profile ...) whose departure from each sample is turned into a score by the shared
