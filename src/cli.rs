@@ -46,6 +46,19 @@ pub enum Cmd {
     DemoApp(String),
     /// `notify-driver --config FILE [--state FILE]` (hidden): a dispatcher driven over stdin.
     NotifyDriver(PathBuf, Option<PathBuf>),
+    /// `score`: run an anomaly detector over a CSV.
+    Score(ScoreArgs),
+}
+
+/// `score --detector NAME [--param k=v]... --input IN.csv --output OUT.csv` (or `--list`).
+#[derive(Clone, Debug, Default)]
+pub struct ScoreArgs {
+    pub detector: Option<String>,
+    pub params: Vec<String>,
+    pub input: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub list: bool,
 }
 
 fn is_bool(opt: &collector::Opt) -> bool {
@@ -234,6 +247,7 @@ pub fn command() -> Command {
         ))
         .subcommand(check)
         .subcommand(test)
+        .subcommand(score_command())
         .subcommand(
             Command::new("demo-app")
                 .about(
@@ -254,6 +268,66 @@ pub fn command() -> Command {
                 .arg(Arg::new("config").long("config").required(true))
                 .arg(Arg::new("state").long("state")),
         )
+}
+
+fn score_command() -> Command {
+    Command::new("score")
+        .about("Run an anomaly detector over a timestamp,value CSV; write timestamp,value,anomaly_score")
+        .arg(
+            Arg::new("detector")
+                .long("detector")
+                .value_name("NAME")
+                .help("Detector (default: the ensemble; --list shows them all)"),
+        )
+        .arg(
+            Arg::new("param")
+                .long("param")
+                .value_name("KEY=VALUE")
+                .action(ArgAction::Append)
+                .help("Detector parameter (repeatable)"),
+        )
+        .arg(
+            Arg::new("input")
+                .long("input")
+                .value_name("IN.csv")
+                .required_unless_present("list")
+                .help("Input CSV (timestamp,value; - for stdin)"),
+        )
+        .arg(
+            Arg::new("output")
+                .long("output")
+                .value_name("OUT.csv")
+                .required_unless_present("list")
+                .help("Output CSV (- for stdout)"),
+        )
+        .arg(
+            Arg::new("state")
+                .long("state")
+                .value_name("FILE")
+                .help("Resume the detector from FILE if it exists, and save it there afterwards"),
+        )
+        .arg(
+            Arg::new("list")
+                .long("list")
+                .action(ArgAction::SetTrue)
+                .help("List the detectors and their parameters"),
+        )
+}
+
+fn score_from(m: &ArgMatches) -> ScoreArgs {
+    ScoreArgs {
+        detector: m.get_one::<String>("detector").cloned(),
+        params: m
+            .get_many::<String>("param")
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+        input: m.get_one::<String>("input").map(PathBuf::from),
+        output: m.get_one::<String>("output").map(PathBuf::from),
+        state: m.get_one::<String>("state").map(PathBuf::from),
+        list: m.get_flag("list"),
+    }
 }
 
 fn files_arg() -> Arg {
@@ -291,6 +365,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error>
             PathBuf::from(n.get_one::<String>("config").unwrap()),
             n.get_one::<String>("state").map(PathBuf::from),
         ),
+        Some(("score", sc)) => Cmd::Score(score_from(sc)),
         Some(("demo-app", d)) => {
             Cmd::DemoApp(d.get_one::<String>("listen").cloned().unwrap_or_default())
         }
@@ -469,6 +544,34 @@ mod tests {
             Some("^Tcp_.*")
         );
         assert!(parse(args(&["--collector.nosuch"])).is_err());
+    }
+
+    #[test]
+    fn score_takes_a_detector_params_and_files() {
+        let Cmd::Score(a) = parse(args(&[
+            "score",
+            "--detector",
+            "mad",
+            "--param",
+            "window=5",
+            "--param",
+            "scale=mad",
+            "--input",
+            "in.csv",
+            "--output",
+            "out.csv",
+        ]))
+        .unwrap() else {
+            panic!("expected score")
+        };
+        assert_eq!(a.detector.as_deref(), Some("mad"));
+        assert_eq!(a.params, ["window=5", "scale=mad"]);
+        assert_eq!(a.input, Some(PathBuf::from("in.csv")));
+        assert!(parse(args(&["score", "--input", "in.csv"])).is_err());
+        let Cmd::Score(a) = parse(args(&["score", "--list"])).unwrap() else {
+            panic!("expected score")
+        };
+        assert!(a.list && a.detector.is_none());
     }
 
     #[test]

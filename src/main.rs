@@ -1,5 +1,6 @@
 //! telltale: a Prometheus exporter and alert-rules engine in one binary.
 
+mod anomaly;
 mod app;
 mod app_rules;
 mod cli;
@@ -41,6 +42,13 @@ fn main() -> ExitCode {
         cli::Cmd::Run(args) => run(*args),
         cli::Cmd::DemoApp(listen) => demo_app::run(&listen),
         cli::Cmd::NotifyDriver(config, state) => notify::driver::run(&config, state, "info"),
+        cli::Cmd::Score(args) => match anomaly::csvio::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("telltale score: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 

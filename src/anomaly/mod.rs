@@ -1,0 +1,317 @@
+//! Online anomaly detectors for one series each: every sample gets a score in [0, 1] computed from
+//! it and the samples before it, in O(1) or O(log window) comparisons (sorted windows also shift
+//! up to `window` floats) and bounded memory, and the detector's whole state serialises (serde)
+//! so a restart resumes instead of re-learning.
+//!
+//! Most detectors are a *model* (what the series should do next: a rolling mean, a median, a
+//! seasonal profile ...) whose departure from each sample is turned into a score by the shared
+//! record calibration (calibrate.rs): x = departure / the largest departure of the last `memory`
+//! samples, so one threshold means the same on every series. The ensemble (the default) takes the
+//! largest such x over several models. `forecast` scores by how soon a linear trend crosses a
+//! limit instead. All are registered in [`ALL`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub mod calibrate;
+pub mod csvio;
+pub mod cusum;
+pub mod ensemble;
+pub mod ewma;
+pub mod forecast;
+pub mod holtwinters;
+pub mod mad;
+pub mod params;
+pub mod shift;
+pub mod variance;
+pub mod window;
+pub mod zscore;
+
+#[cfg(test)]
+mod testkit;
+
+use calibrate::{Output, Record};
+use params::{ParamDoc, Params};
+
+/// An online detector for one series.
+pub trait Detector: Send {
+    /// The registry name (`zscore`, `ensemble`, ...).
+    fn name(&self) -> &'static str;
+    /// Scores the sample `v` at `t_secs` (unix seconds) from it and the samples before it, then
+    /// learns it. Non-finite samples score 0 and are not learnt.
+    fn update(&mut self, t_secs: f64, v: f64) -> f64;
+    /// False while the detector is in its warm-up (its scores are 0 then).
+    fn warmed_up(&self) -> bool;
+    /// The detector's state (parameters included) for [`save`]/[`restore`].
+    fn state(&self) -> serde_json::Value;
+}
+
+/// A registry entry: name, one-line description, parameters, and how to build or restore one.
+pub struct Spec {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub params: &'static [ParamDoc],
+    /// Takes the record-calibration parameters (calibrate::PARAMS) too.
+    pub calibrated: bool,
+    pub build: fn(&Params) -> Result<Box<dyn Detector>, String>,
+    pub restore: fn(serde_json::Value) -> Result<Box<dyn Detector>, String>,
+}
+
+impl Spec {
+    pub fn docs(&self) -> Vec<&'static [ParamDoc]> {
+        if self.calibrated {
+            vec![self.params, calibrate::PARAMS]
+        } else {
+            vec![self.params]
+        }
+    }
+}
+
+/// Every detector, by name.
+pub const ALL: &[Spec] = &[
+    cusum::SPEC,
+    ensemble::SPEC,
+    ewma::SPEC,
+    forecast::SPEC,
+    holtwinters::SPEC,
+    mad::SPEC,
+    shift::SPEC,
+    variance::SPEC,
+    zscore::SPEC,
+];
+
+/// What `anomaly: {input: ...}` and `telltale score` use when no detector is named.
+pub const DEFAULT: &str = "ensemble";
+
+pub fn spec(name: &str) -> Result<&'static Spec, String> {
+    ALL.iter().find(|s| s.name == name).ok_or_else(|| {
+        let names: Vec<&str> = ALL.iter().map(|s| s.name).collect();
+        format!("unknown detector {name:?} (known: {})", names.join(", "))
+    })
+}
+
+/// Builds detector `name` from `k=v` parameters (unknown keys and bad values are errors).
+pub fn build(name: &str, given: &BTreeMap<String, String>) -> Result<Box<dyn Detector>, String> {
+    let s = spec(name)?;
+    let p = Params::new(name, &s.docs(), given, name == ensemble::SPEC.name)?;
+    (s.build)(&p)
+}
+
+/// A detector's state as one JSON value (`{"detector": name, "state": ...}`).
+pub fn save(d: &dyn Detector) -> serde_json::Value {
+    serde_json::json!({"detector": d.name(), "state": d.state()})
+}
+
+/// Rebuilds a detector saved by [`save`].
+pub fn restore(saved: &serde_json::Value) -> Result<Box<dyn Detector>, String> {
+    let name = saved
+        .get("detector")
+        .and_then(|n| n.as_str())
+        .ok_or("saved detector: no \"detector\" name")?;
+    let state = saved
+        .get("state")
+        .cloned()
+        .ok_or("saved detector: no \"state\"")?;
+    (spec(name)?.restore)(state).map_err(|e| format!("saved detector {name}: {e}"))
+}
+
+/// The smallest spread a model divides by near `m`, so constant stretches give large but finite
+/// departures.
+pub fn tiny(m: f64) -> f64 {
+    1e-9 * m.abs().max(1e-3)
+}
+
+/// The models behind the record-calibrated detectors (and the ensemble's members).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "lowercase")]
+pub enum Model {
+    Zscore(zscore::Zscore),
+    Mad(mad::Mad),
+    Ewma(ewma::Ewma),
+    Holtwinters(holtwinters::HoltWinters),
+    Cusum(cusum::Cusum),
+    Shift(shift::Shift),
+    Variance(variance::Variance),
+}
+
+impl Model {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Model::Zscore(_) => zscore::SPEC.name,
+            Model::Mad(_) => mad::SPEC.name,
+            Model::Ewma(_) => ewma::SPEC.name,
+            Model::Holtwinters(_) => holtwinters::SPEC.name,
+            Model::Cusum(_) => cusum::SPEC.name,
+            Model::Shift(_) => shift::SPEC.name,
+            Model::Variance(_) => variance::SPEC.name,
+        }
+    }
+
+    /// How far `v` is from what the model expected (>= 0, in the model's unit), then learns `v`;
+    /// None while the model cannot judge yet (its window is not full).
+    pub fn departure(&mut self, t: f64, v: f64) -> Option<f64> {
+        match self {
+            Model::Zscore(m) => m.departure(t, v),
+            Model::Mad(m) => m.departure(t, v),
+            Model::Ewma(m) => m.departure(t, v),
+            Model::Holtwinters(m) => m.departure(t, v),
+            Model::Cusum(m) => m.departure(t, v),
+            Model::Shift(m) => m.departure(t, v),
+            Model::Variance(m) => m.departure(t, v),
+        }
+    }
+
+    /// Builds the model of detector `name` from its own parameters (no calibration ones).
+    pub fn build(name: &str, p: &Params) -> Result<Model, String> {
+        Ok(match name {
+            "zscore" => Model::Zscore(zscore::Zscore::new(p)?),
+            "mad" => Model::Mad(mad::Mad::new(p)?),
+            "ewma" => Model::Ewma(ewma::Ewma::new(p)?),
+            "holtwinters" => Model::Holtwinters(holtwinters::HoltWinters::new(p)?),
+            "cusum" => Model::Cusum(cusum::Cusum::new(p)?),
+            "shift" => Model::Shift(shift::Shift::new(p)?),
+            "variance" => Model::Variance(variance::Variance::new(p)?),
+            _ => return Err(format!("{name:?} is not a model detector")),
+        })
+    }
+}
+
+/// One model behind record calibration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Single {
+    model: Model,
+    record: Record,
+    out: Output,
+}
+
+/// The `build` of a single-model detector.
+pub fn single(model: Model, p: &Params) -> Result<Box<dyn Detector>, String> {
+    Ok(Box::new(Single {
+        model,
+        record: Record::from_params(p)?,
+        out: Output::new(p)?,
+    }))
+}
+
+/// The `restore` of a single-model detector.
+pub fn restore_single(state: serde_json::Value) -> Result<Box<dyn Detector>, String> {
+    let s: Single = serde_json::from_value(state).map_err(|e| e.to_string())?;
+    Ok(Box::new(s))
+}
+
+impl Detector for Single {
+    fn name(&self) -> &'static str {
+        self.model.name()
+    }
+
+    fn update(&mut self, t: f64, v: f64) -> f64 {
+        if !t.is_finite() || !v.is_finite() {
+            return 0.0;
+        }
+        let x = self
+            .model
+            .departure(t, v)
+            .and_then(|d| self.record.ratio(d));
+        self.out.score(x)
+    }
+
+    fn warmed_up(&self) -> bool {
+        self.record.warmed_up()
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use testkit::*;
+
+    #[test]
+    fn every_detector_builds_with_defaults_and_rejects_unknown_params() {
+        for s in ALL {
+            let d = build(s.name, &BTreeMap::new()).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            assert_eq!(d.name(), s.name);
+            let bad: BTreeMap<String, String> = [("nosuch".into(), "1".into())].into();
+            let e = build(s.name, &bad).err().expect("unknown key accepted");
+            assert!(e.contains("unknown parameter \"nosuch\""), "{e}");
+        }
+        assert!(build("nosuch", &BTreeMap::new())
+            .err()
+            .unwrap()
+            .contains("known: cusum, ensemble"));
+    }
+
+    #[test]
+    fn restored_detectors_continue_exactly() {
+        let series = spike(1500, 1200, 8.0);
+        for s in ALL {
+            let mut a = build(s.name, &BTreeMap::new()).unwrap();
+            let (head, tail) = series.split_at(900);
+            run(&mut *a, head);
+            let text = serde_json::to_string(&save(&*a)).unwrap();
+            let mut b = restore(&serde_json::from_str(&text).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            assert_eq!(b.name(), s.name);
+            let sa = run(&mut *a, tail);
+            let sb = run(&mut *b, tail);
+            assert_eq!(sa, sb, "{} diverged after restore", s.name);
+        }
+        assert!(restore(&serde_json::json!({"detector": "zscore", "state": 1})).is_err());
+        assert!(restore(&serde_json::json!({"state": {}})).is_err());
+    }
+
+    #[test]
+    fn docs_list_every_detector_and_parameter_with_its_default() {
+        let doc = include_str!("../../docs/anomaly.md");
+        for s in ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", s.name)),
+                "{} undocumented",
+                s.name
+            );
+            for docs in s.docs() {
+                for p in docs {
+                    let d = if p.default.is_empty() {
+                        "unset"
+                    } else {
+                        p.default
+                    };
+                    let forms = [
+                        format!("`{}` ({d})", p.key),
+                        format!("`{}` (`{d}`", p.key),
+                        format!("| `{}` | {d} |", p.key),
+                    ];
+                    assert!(
+                        forms.iter().any(|f| doc.contains(f.as_str())),
+                        "{}: {}={d} not in docs/anomaly.md",
+                        s.name,
+                        p.key
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scores_stay_in_range_and_ignore_non_finite_samples() {
+        let mut series = step(800, 500, 5.0);
+        series[300].1 = f64::NAN;
+        series[301].1 = f64::INFINITY;
+        series.push((1e9, 0.0));
+        series.push((f64::NAN, 1.0));
+        for s in ALL {
+            let mut d = build(s.name, &BTreeMap::new()).unwrap();
+            for (i, (t, v)) in series.iter().enumerate() {
+                let x = d.update(*t, *v);
+                assert!((0.0..=1.0).contains(&x), "{} row {i}: {x}", s.name);
+                if !v.is_finite() || !t.is_finite() {
+                    assert_eq!(x, 0.0);
+                }
+            }
+        }
+    }
+}
