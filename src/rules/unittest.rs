@@ -96,35 +96,59 @@ fn ms(d: Duration) -> i64 {
     d.as_millis() as i64
 }
 
-fn load_series(tg: &TestGroup, interval: i64) -> Result<MemStore, String> {
-    let mut store = MemStore::new();
-    for s in &tg.input_series {
-        let at = |e: String| format!("{}:{}: {e}", s.pos.line, s.pos.col);
-        let labels = series::parse_metric(&s.series).map_err(at)?;
-        let values = series::parse_values(&s.values).map_err(at)?;
-        let samples: Vec<(i64, f64)> = (0i64..)
-            .zip(values)
-            .filter_map(|(i, item)| match item {
-                Item::Value(v) => Some((i * interval, v)),
-                Item::Omitted => None,
-            })
-            .collect();
-        let l: Vec<(&str, &str)> = labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        store.add(&l, &samples);
+/// The input series, parsed; their samples enter the store as evaluation reaches them.
+struct Inputs {
+    series: Vec<(Labels, Vec<(i64, f64)>)>,
+    /// Per series, how many samples are in the store.
+    fed: Vec<usize>,
+}
+
+impl Inputs {
+    fn parse(tg: &TestGroup, interval: i64) -> Result<Inputs, String> {
+        let mut series = Vec::new();
+        for s in &tg.input_series {
+            let at = |e: String| format!("{}:{}: {e}", s.pos.line, s.pos.col);
+            let labels = series::parse_metric(&s.series).map_err(at)?;
+            let values = series::parse_values(&s.values).map_err(at)?;
+            let samples: Vec<(i64, f64)> = (0i64..)
+                .zip(values)
+                .filter_map(|(i, item)| match item {
+                    Item::Value(v) => Some((i * interval, v)),
+                    Item::Omitted => None,
+                })
+                .collect();
+            series.push((labels, samples));
+        }
+        let fed = vec![0; series.len()];
+        Ok(Inputs { series, fed })
     }
-    Ok(store)
+
+    /// promtool loads input lazily (`WithSamplesTill`): at a step `ts` only samples at or
+    /// before `ts` exist, so a negative offset or a future `@` cannot see past the step, and the
+    /// expression tests see nothing after the last step.
+    fn feed_until(&mut self, ts: i64, store: &mut MemStore) {
+        for ((labels, samples), fed) in self.series.iter().zip(self.fed.iter_mut()) {
+            let upto = *fed + samples[*fed..].partition_point(|(t, _)| *t <= ts);
+            if upto > *fed {
+                let l: Vec<(&str, &str)> = labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                store.add(&l, &samples[*fed..upto]);
+                *fed = upto;
+            }
+        }
+    }
 }
 
 fn run_group(tf: &TestFile, tg: &TestGroup, groups: &[&Group]) -> Vec<String> {
     let eval_every = ms(tf.evaluation_interval);
     let interval = tg.interval.map_or(eval_every, ms);
-    let mut store = match load_series(tg, interval) {
+    let mut inputs = match Inputs::parse(tg, interval) {
         Ok(s) => s,
         Err(e) => return vec![format!("    {e}")],
     };
+    let mut store = MemStore::new();
     let name = if tg.name.is_empty() {
         String::new()
     } else {
@@ -161,6 +185,7 @@ fn run_group(tf: &TestFile, tg: &TestGroup, groups: &[&Group]) -> Vec<String> {
     let mut curr = 0;
     let mut ts = 0;
     while ts <= maxt {
+        inputs.feed_until(ts, &mut store);
         let mut eval_errs = Vec::new();
         for (g, st) in groups.iter().zip(states.iter_mut()) {
             for (rule, e) in eval_group_mem(g, st, ts, &mut store) {
