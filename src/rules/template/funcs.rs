@@ -177,9 +177,13 @@ pub fn humanize_timestamp(v: f64) -> Result<String, String> {
     if !v.is_finite() {
         return Ok(g4(v));
     }
+    // Prometheus' floatToTime: the bounds are int64's, converted to float64 (±2^63).
     let ns = v * 1e9;
-    if ns.abs() >= 9.2e18 {
-        return Err(format!("{v} is out of range for a timestamp"));
+    if ns > i64::MAX as f64 || ns < i64::MIN as f64 {
+        return Err(format!(
+            "{} cannot be represented as a nanoseconds timestamp since it overflows int64",
+            fmt_g(v, None, false)
+        ));
     }
     let ms = (ns as i64) / 1_000_000;
     let (secs, frac) = (ms.div_euclid(1000), ms.rem_euclid(1000));
@@ -240,12 +244,13 @@ fn regex(p: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(p).map_err(|e| format!("regexp: Compile({p:?}): {e}"))
 }
 
-/// Go's comparison built-ins: both operands must have the same basic kind.
+/// Go's comparison built-ins: both operands must have the same basic kind. Go derives `gt` as
+/// `!le` and `ge` as `!lt`, so with a NaN operand (unordered) `ne`, `gt` and `ge` are true.
 fn compare(op: &str, a: &Value, b: &Value) -> Result<bool, String> {
     use std::cmp::Ordering;
     use Value::*;
     let by = |o: Option<Ordering>| match (op, o) {
-        (_, None) => op == "ne",
+        (_, None) => matches!(op, "ne" | "gt" | "ge"),
         ("eq", Some(o)) => o.is_eq(),
         ("ne", Some(o)) => o.is_ne(),
         ("lt", Some(o)) => o.is_lt(),
