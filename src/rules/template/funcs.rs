@@ -182,6 +182,7 @@ pub fn humanize_timestamp(v: f64) -> Result<String, String> {
     if !v.is_finite() {
         return Ok(g4(v));
     }
+    // Prometheus' floatToTime: the bounds are int64's, converted to float64 (±2^63).
     let ns = v * 1e9;
     if !(-TWO63..=TWO63).contains(&ns) {
         let v = fmt_g(v, None, false);
@@ -249,12 +250,13 @@ fn regex(p: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(p).map_err(|e| format!("regexp: Compile({p:?}): {e}"))
 }
 
-/// Go's comparison built-ins: both operands must have the same basic kind.
+/// Go's comparison built-ins: both operands must have the same basic kind. Go derives `gt` as
+/// `!le` and `ge` as `!lt`, so with a NaN operand (unordered) `ne`, `gt` and `ge` are true.
 fn compare(op: &str, a: &Value, b: &Value) -> Result<bool, String> {
     use std::cmp::Ordering;
     use Value::*;
     let by = |o: Option<Ordering>| match (op, o) {
-        (_, None) => op == "ne",
+        (_, None) => matches!(op, "ne" | "gt" | "ge"),
         ("eq", Some(o)) => o.is_eq(),
         ("ne", Some(o)) => o.is_ne(),
         ("lt", Some(o)) => o.is_lt(),

@@ -105,6 +105,9 @@ const PROMTOOL: &[(f64, &str, &str)] = &[
         "123456|123456|1.234560e+05|123456.000000"),
     (1.0, "{{ $labels }}", "map[instance:host:9100 job:node path:/var/log]"),
     (1.0, "{{ humanize \"1234\" }}", "1.234k"),
+    // Go's gt is !le and ge is !lt: with NaN both are true, lt/le/eq false, ne true.
+    (f64::NAN, "{{ if gt $value 1.0 }}gt{{ end }}|{{ if ge $value 1.0 }}ge{{ end }}|{{ if lt $value 1.0 }}lt{{ end }}|{{ if le $value 1.0 }}le{{ end }}|{{ if eq $value 1.0 }}eq{{ end }}|{{ if ne $value 1.0 }}ne{{ end }}",
+        "gt|ge||||ne"),
 ];
 
 #[test]
@@ -146,6 +149,13 @@ fn execution_errors_read_like_prometheus() {
     assert!(
         e.contains("error calling reReplaceAll: regexp: Compile"),
         "{e}"
+    );
+    // Prometheus' floatToTime bound and message (position and node text are not reproduced).
+    let e = x("{{ humanizeTimestamp $value }}", -70330089472.0);
+    assert!(e.ends_with("error calling humanizeTimestamp: -7.0330089472e+10 cannot be represented as a nanoseconds timestamp since it overflows int64>"), "{e}");
+    assert_eq!(
+        x("{{ humanizeTimestamp $value }}", 9.2e9),
+        "2261-07-15 11:33:20 +0000 UTC"
     );
     let e = x("{{ .Nope }}", 1.0);
     assert!(e.contains("can't evaluate field Nope"), "{e}");
