@@ -157,13 +157,10 @@ impl Ctx<'_> {
             .q
             .select(&sel.matchers, start, end)
             .into_iter()
-            .map(|s| Series {
-                samples: s
-                    .samples
-                    .into_iter()
-                    .filter(|(ts, v)| self.in_window(*ts, start, end) && !is_stale(*v))
-                    .collect(),
-                labels: s.labels,
+            .map(|mut s| {
+                s.samples
+                    .retain(|(ts, v)| self.in_window(*ts, start, end) && !is_stale(*v));
+                s
             })
             .filter(|s| !s.samples.is_empty())
             .collect();
@@ -179,11 +176,21 @@ impl Ctx<'_> {
 
 /// Prometheus refuses a result vector with two identical label sets (e.g. after dropping
 /// `__name__` from two metrics that differ only by name).
+/// Small vectors (most rule results) are compared pairwise, which is cheaper than hashing.
 pub(super) fn check_unique(vs: &[Sample]) -> Result<(), EvalError> {
+    const DUP: &str = "vector cannot contain metrics with the same labelset";
+    if vs.len() <= 16 {
+        for (i, a) in vs.iter().enumerate() {
+            if vs[i + 1..].iter().any(|b| b.labels == a.labels) {
+                return err(DUP);
+            }
+        }
+        return Ok(());
+    }
     let mut seen = HashSet::with_capacity(vs.len());
     for s in vs {
         if !seen.insert(&s.labels) {
-            return err("vector cannot contain metrics with the same labelset");
+            return err(DUP);
         }
     }
     Ok(())

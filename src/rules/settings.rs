@@ -9,7 +9,14 @@ use super::globs;
 use crate::yaml::{Decoder, Node};
 
 /// The shipped default rules, used by `run` without `--config` (and without `--rules`).
-pub const EMBEDDED: &[(&str, &str)] = &[];
+pub const EMBEDDED: &[(&str, &str)] = &[
+    ("<embedded>/rules/host.yml", include_str!("../../rules/host.yml")),
+    (
+        "<embedded>/rules/applications.yml",
+        include_str!("../../rules/applications.yml"),
+    ),
+    ("<embedded>/rules/zabbix.yml", include_str!("../../rules/zabbix.yml")),
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RulesConfig {

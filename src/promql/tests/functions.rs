@@ -266,3 +266,24 @@ fn exp_ln_and_pow_follow_go_on_amd64() {
         assert_eq!(got[0].1, want, "{q}");
     }
 }
+
+#[test]
+fn duplicate_label_sets_are_found_in_large_results_too() {
+    // 20 series per name: above the size where check_unique switches from pairs to a hash set.
+    let mut defs = Vec::new();
+    for i in 0..20 {
+        defs.push((format!("a{{i=\"{i}\"}}"), "1"));
+        defs.push((format!("b{{i=\"{i}\"}}"), "2"));
+    }
+    let defs: Vec<(&str, &str)> = defs.iter().map(|(d, v)| (d.as_str(), *v)).collect();
+    let s = store(&defs);
+    assert_eq!(
+        error(&s, r#"abs({__name__=~"a|b"})"#, 0),
+        "vector cannot contain metrics with the same labelset"
+    );
+    assert_eq!(
+        vector(&s, r#"abs({__name__=~"a|b", i="7"} > 1)"#, 0).len(),
+        1
+    );
+    assert_eq!(vector(&s, "abs(a) + abs(b)", 0).len(), 20);
+}
