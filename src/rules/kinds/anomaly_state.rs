@@ -35,13 +35,14 @@ pub struct State {
     last_eval: Option<i64>,
 }
 
-/// One series' detector, the time of the newest sample it was given, and its newest score and
-/// (finite) value.
+/// One series' detector, the time of the newest sample it was given, and its newest score,
+/// (finite) value and the level the detector expected for that value.
 struct Track {
     det: Box<dyn Detector>,
     last_ts: i64,
     score: f64,
     value: Option<f64>,
+    expected: Option<f64>,
 }
 
 impl fmt::Debug for State {
@@ -67,6 +68,8 @@ struct SavedTrack {
     last_ts: i64,
     score: f64,
     value: Option<f64>,
+    #[serde(default)]
+    expected: Option<f64>,
     detector: serde_json::Value,
 }
 
@@ -113,7 +116,7 @@ impl State {
             let mut named = FloatMap::new();
             named.insert("score".into(), tr.score);
             named.extend(tr.value.map(|v| ("value".to_string(), v)));
-            named.extend(tr.det.expected().map(|v| ("expected".to_string(), v)));
+            named.extend(tr.expected.map(|v| ("expected".to_string(), v)));
             out.inputs.insert(key.clone(), Arc::new(named));
             alerts.push(Sample {
                 labels: key,
@@ -168,6 +171,7 @@ impl State {
                 last_ts: i64::MIN,
                 score: 0.0,
                 value: None,
+                expected: None,
             }),
         };
         for (ts, v) in samples {
@@ -176,6 +180,7 @@ impl State {
             }
             tr.last_ts = ts;
             if v.is_finite() {
+                tr.expected = tr.det.expected();
                 tr.score = tr.det.update(ts as f64 / 1000.0, v);
                 tr.value = Some(v);
             }
@@ -199,6 +204,7 @@ impl Input for State {
                 last_ts: tr.last_ts,
                 score: tr.score,
                 value: tr.value,
+                expected: tr.expected,
                 detector: anomaly::save(&*tr.det),
             })
             .collect();
@@ -227,6 +233,7 @@ impl Input for State {
                 last_ts: s.last_ts,
                 score: s.score.clamp(0.0, 1.0),
                 value: s.value,
+                expected: s.expected,
             };
             tracks.insert(s.labels, track);
         }
