@@ -10,6 +10,7 @@
 //!   min_samples: 100            # shorthand for params.min_samples (the warm-up)
 //!   threshold: 0.6              # default 0.513, NAB's best for the default detector
 //!   forget: 1h                  # drop a series' detector after this long without samples
+//!   hold: true                  # alert until the value is back in its pre-alarm range
 //! ```
 //!
 //! The detectors are built here once, so an unknown detector or a bad parameter is a load error
@@ -50,6 +51,8 @@ pub struct Anomaly {
     pub params: BTreeMap<String, String>,
     pub threshold: f64,
     pub forget_ms: i64,
+    /// Keep alerting after an alarm until the value is back in its normal range.
+    pub hold: bool,
 }
 
 impl Anomaly {
@@ -121,6 +124,10 @@ fn decode(d: &mut Decoder, n: &Node, path: &str) -> Option<Arc<dyn Spec>> {
             "must be at least 5m (the input's lookback)",
         );
     }
+    let hold = match f.get("hold") {
+        Some(v) => d.bool(v, &format!("{path}: hold")).unwrap_or(false),
+        None => false,
+    };
     f.finish(d, "anomaly");
     let (input, detector) = (input?, detector?);
     if d.diags.len() > before {
@@ -137,6 +144,7 @@ fn decode(d: &mut Decoder, n: &Node, path: &str) -> Option<Arc<dyn Spec>> {
         params,
         threshold,
         forget_ms: forget.as_millis() as i64,
+        hold,
     }))
 }
 
@@ -181,10 +189,11 @@ impl Spec for Anomaly {
 
     fn text(&self) -> String {
         format!(
-            "{} of {}: score >= {}",
+            "{} of {}: score >= {}{}",
             self.fingerprint(),
             self.input.text,
-            self.threshold
+            self.threshold,
+            if self.hold { ", held until normal" } else { "" }
         )
     }
 }

@@ -8,8 +8,14 @@
 //! alerts under a fingerprint of the detector and its parameters; a rule whose detector or
 //! parameters changed starts afresh. A series without samples for `forget` loses its detector,
 //! so memory is bounded by the series seen within that time.
+//!
+//! With `hold`, a sample whose score reaches the threshold and whose value is outside the range
+//! of the [`BASELINE`] values before it starts a hold: the series keeps alerting until a value
+//! is back within that range (the detectors themselves soon take a lasting departure as the new
+//! normal, and their scores fall while the series is still away).
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -28,6 +34,9 @@ use crate::rules::template::FloatMap;
 /// span read for new samples.
 pub const LOOKBACK_MS: i64 = 300_000;
 
+/// With `hold`: the values before an alarm whose range is the series' normal.
+pub const BASELINE: usize = 60;
+
 pub struct State {
     spec: Arc<Anomaly>,
     rule: String,
@@ -36,13 +45,75 @@ pub struct State {
 }
 
 /// One series' detector, the time of the newest sample it was given, and its newest score,
-/// (finite) value and the level the detector expected for that value.
+/// (finite) value and the level the detector expected for that value; with `hold`, the last
+/// [`BASELINE`] values and the hold in progress.
 struct Track {
     det: Box<dyn Detector>,
     last_ts: i64,
     score: f64,
     value: Option<f64>,
     expected: Option<f64>,
+    recent: VecDeque<f64>,
+    held: Option<Held>,
+}
+
+/// A hold: the normal range before the alarm, and the alarm's score.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Held {
+    low: f64,
+    high: f64,
+    score: f64,
+}
+
+impl Track {
+    fn new(det: Box<dyn Detector>) -> Track {
+        Track {
+            det,
+            last_ts: i64::MIN,
+            score: 0.0,
+            value: None,
+            expected: None,
+            recent: VecDeque::new(),
+            held: None,
+        }
+    }
+
+    /// Scores and learns one finite sample; with `hold`, starts or ends a hold.
+    fn learn(&mut self, ts: i64, v: f64, spec: &Anomaly) {
+        self.expected = self.det.expected();
+        self.score = self.det.update(ts as f64 / 1000.0, v);
+        self.value = Some(v);
+        if !spec.hold {
+            return;
+        }
+        let outside = |low: f64, high: f64| v < low || v > high;
+        match self.held {
+            Some(h) if outside(h.low, h.high) => return,
+            Some(_) => self.held = None,
+            None if self.alarm(spec) => {
+                let (low, high) = (self.recent.iter())
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), x| {
+                        (l.min(*x), h.max(*x))
+                    });
+                // Some values before, and this one outside their range.
+                if low <= high && outside(low, high) {
+                    let score = self.score;
+                    self.held = Some(Held { low, high, score });
+                    return;
+                }
+            }
+            None => {}
+        }
+        if self.recent.len() == BASELINE {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(v);
+    }
+
+    /// The newest score reaches the threshold, after the warm-up.
+    fn alarm(&self, spec: &Anomaly) -> bool {
+        self.det.warmed_up() && self.score >= spec.threshold
+    }
 }
 
 impl fmt::Debug for State {
@@ -70,6 +141,10 @@ struct SavedTrack {
     value: Option<f64>,
     #[serde(default)]
     expected: Option<f64>,
+    #[serde(default)]
+    recent: Vec<f64>,
+    #[serde(default)]
+    held: Option<Held>,
     detector: serde_json::Value,
 }
 
@@ -110,18 +185,21 @@ impl State {
             promql::set(&mut l, "rule", &self.rule);
             promql::set(&mut l, promql::NAME, METRIC);
             out.series.push((l, tr.score));
-            if !(tr.det.warmed_up() && tr.score >= self.spec.threshold) {
-                continue;
-            }
+            let value = match tr.held {
+                Some(h) => h.score,
+                None if tr.alarm(&self.spec) => tr.score,
+                None => continue,
+            };
             let mut named = FloatMap::new();
             named.insert("score".into(), tr.score);
             named.extend(tr.value.map(|v| ("value".to_string(), v)));
             named.extend(tr.expected.map(|v| ("expected".to_string(), v)));
+            if let Some(h) = tr.held {
+                named.insert("normal_low".into(), h.low);
+                named.insert("normal_high".into(), h.high);
+            }
             out.inputs.insert(key.clone(), Arc::new(named));
-            alerts.push(Sample {
-                labels: key,
-                value: tr.score,
-            });
+            alerts.push(Sample { labels: key, value });
         }
         out.result = EvalInput::Ok(alerts);
         Ok(out)
@@ -165,14 +243,8 @@ impl State {
     /// Non-finite samples move the series on but are not scored (the detectors skip them).
     fn feed(&mut self, labels: Labels, samples: Vec<(i64, f64)>) -> Result<(), String> {
         let tr = match self.tracks.entry(labels) {
-            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::btree_map::Entry::Vacant(v) => v.insert(Track {
-                det: self.spec.detector()?,
-                last_ts: i64::MIN,
-                score: 0.0,
-                value: None,
-                expected: None,
-            }),
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert(Track::new(self.spec.detector()?)),
         };
         for (ts, v) in samples {
             if ts <= tr.last_ts {
@@ -180,9 +252,7 @@ impl State {
             }
             tr.last_ts = ts;
             if v.is_finite() {
-                tr.expected = tr.det.expected();
-                tr.score = tr.det.update(ts as f64 / 1000.0, v);
-                tr.value = Some(v);
+                tr.learn(ts, v, &self.spec);
             }
         }
         Ok(())
@@ -205,6 +275,8 @@ impl Input for State {
                 score: tr.score,
                 value: tr.value,
                 expected: tr.expected,
+                recent: tr.recent.iter().copied().collect(),
+                held: tr.held,
                 detector: anomaly::save(&*tr.det),
             })
             .collect();
@@ -234,6 +306,8 @@ impl Input for State {
                 score: s.score.clamp(0.0, 1.0),
                 value: s.value,
                 expected: s.expected,
+                recent: s.recent.into_iter().rev().take(BASELINE).rev().collect(),
+                held: s.held,
             };
             tracks.insert(s.labels, track);
         }

@@ -13,29 +13,29 @@ use crate::rules::file::{parse, Expr, Group};
 use crate::rules::groupeval::{eval_group_mem, Env, RuleState};
 
 /// Fast detectors for tests: short windows, a 50-sample warm-up.
-const FAST: &str = "{mad.window: 20, shift.window: 30, shift.recent: 5, variance.window: 60, variance.recent: 10}, min_samples: 50";
+pub(super) const FAST: &str = "{mad.window: 20, shift.window: 30, shift.recent: 5, variance.window: 60, variance.recent: 10}, min_samples: 50";
 
 /// On noise the default detector's scores stay below about 0.7 but pass the default threshold
 /// (0.513) every few hundred samples, whenever some member sets a new record; a threshold of
 /// 0.7 keeps noise quiet and still fires on a clear departure (docs/anomaly.md).
-const QUIET: &str = "threshold: 0.7";
+pub(super) const QUIET: &str = "threshold: 0.7";
 
-fn group(rules: &str) -> Group {
+pub(super) fn group(rules: &str) -> Group {
     let text = format!("groups:\n  - name: g\n    rules:\n{rules}");
     parse("r.yml", &text).unwrap().groups.remove(0)
 }
 
-fn states(g: &Group) -> Vec<RuleState> {
+pub(super) fn states(g: &Group) -> Vec<RuleState> {
     (g.rules.iter())
         .map(|r| RuleState::new(r, 0, &Env::default()).unwrap())
         .collect()
 }
 
 /// Bounded noise in [-1, 1] (the mean of three uniforms, as demo-app's), from a fixed seed.
-struct Bell(u64);
+pub(super) struct Bell(u64);
 
 impl Bell {
-    fn next(&mut self) -> f64 {
+    pub(super) fn next(&mut self) -> f64 {
         let mut u = || {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
@@ -47,7 +47,7 @@ impl Bell {
 }
 
 /// `lat{host}` once a second for `n` s: 120 ± 30 noise plus `shape(second)`.
-fn latency(s: &mut MemStore, host: &str, seed: u64, n: i64, shape: impl Fn(i64) -> f64) {
+pub(super) fn latency(s: &mut MemStore, host: &str, seed: u64, n: i64, shape: impl Fn(i64) -> f64) {
     let mut b = Bell(seed);
     let samples: Vec<(i64, f64)> = (0..n)
         .map(|i| (i * 1000, 120.0 + 30.0 * b.next() + shape(i)))
@@ -56,7 +56,7 @@ fn latency(s: &mut MemStore, host: &str, seed: u64, n: i64, shape: impl Fn(i64) 
 }
 
 /// The firing alerts' hosts.
-fn firing(st: &RuleState) -> Vec<String> {
+pub(super) fn firing(st: &RuleState) -> Vec<String> {
     (st.alert.as_ref().unwrap().alerts())
         .filter(|a| a.state == AlertState::Firing)
         .map(|a| promql::get(&a.labels, "host").unwrap_or("").to_string())
@@ -133,6 +133,7 @@ fn bad_values_are_positioned() {
         ("{input: x, params: {min_samples: 5}, min_samples: 3}", format!("r.yml:5:68: {p}: min_samples: also given in params; give it once")),
         ("{input: x, threshold: 1.5}", format!("r.yml:5:40: {p}: threshold: must be within [0, 1]")),
         ("{input: x, forget: 1m}", format!("r.yml:5:37: {p}: forget: must be at least 5m")),
+        ("{input: x, hold: yes}", format!("r.yml:5:35: {p}: hold: expected true or false")),
         ("{input: x, extra: 1}", format!("r.yml:5:29: {p}: unknown field \"extra\" in anomaly")),
     ];
     let mut bad = Vec::new();
@@ -273,7 +274,7 @@ fn every_sample_is_scored_once_whatever_the_cadence() {
     }
 }
 
-fn spec(body: &str) -> Arc<dyn Spec> {
+pub(super) fn spec(body: &str) -> Arc<dyn Spec> {
     let g = group(&format!("      - alert: R\n        anomaly: {body}\n"));
     match &g.rules[0].expr {
         Expr::Kind(k) => Arc::clone(k),
@@ -281,7 +282,7 @@ fn spec(body: &str) -> Arc<dyn Spec> {
     }
 }
 
-fn alerting(out: &super::Output) -> Vec<(Labels, f64)> {
+pub(super) fn alerting(out: &super::Output) -> Vec<(Labels, f64)> {
     match &out.result {
         EvalInput::Ok(v) => v.iter().map(|x| (x.labels.clone(), x.value)).collect(),
         other => panic!("{other:?}"),

@@ -10,6 +10,8 @@
 //! in [`ALL`]. Kind rules always evaluate locally, over the samples telltale holds.
 
 mod anomaly;
+#[cfg(test)]
+mod anomaly_hold_tests;
 mod anomaly_state;
 #[cfg(test)]
 mod anomaly_tests;
