@@ -44,7 +44,7 @@ fn a_held_alert_lasts_until_the_value_is_back_in_its_normal_range() {
             let (lo, hi) = range.split_once("..").unwrap();
             let (lo, hi): (f64, f64) = (lo.parse().unwrap(), hi.parse().unwrap());
             assert!(
-                90.0 <= lo && lo < 115.0 && 125.0 < hi && hi <= 150.0,
+                (90.0..115.0).contains(&lo) && hi > 125.0 && hi <= 150.0,
                 "{range}"
             );
             let v: f64 = promql::get(&a.annotations, "v").unwrap().parse().unwrap();

@@ -37,6 +37,9 @@ pub const LOOKBACK_MS: i64 = 300_000;
 /// With `hold`: the values before an alarm whose range is the series' normal.
 pub const BASELINE: usize = 60;
 
+/// A series' samples: (unix ms, value), in time order.
+type Samples = Vec<(i64, f64)>;
+
 pub struct State {
     spec: Arc<Anomaly>,
     rule: String,
@@ -212,8 +215,8 @@ impl State {
         t: i64,
         q: &dyn Queryable,
         present: &[Sample],
-    ) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, String> {
-        let mut out: Vec<(Labels, Vec<(i64, f64)>)> = match &self.spec.input.plan {
+    ) -> Result<Vec<(Labels, Samples)>, String> {
+        let mut out: Vec<(Labels, Samples)> = match &self.spec.input.plan {
             Plan::Selector(sel) => {
                 let since = self.last_eval.map_or(0, |l| t - l);
                 let span = since.clamp(LOOKBACK_MS, self.spec.forget_ms.max(LOOKBACK_MS));
@@ -241,7 +244,7 @@ impl State {
 
     /// Scores and learns `samples` (time order) newer than the series' newest so far.
     /// Non-finite samples move the series on but are not scored (the detectors skip them).
-    fn feed(&mut self, labels: Labels, samples: Vec<(i64, f64)>) -> Result<(), String> {
+    fn feed(&mut self, labels: Labels, samples: Samples) -> Result<(), String> {
         let tr = match self.tracks.entry(labels) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => v.insert(Track::new(self.spec.detector()?)),

@@ -32,7 +32,7 @@ pub(super) fn states(g: &Group) -> Vec<RuleState> {
 }
 
 /// Bounded noise in [-1, 1] (the mean of three uniforms, as demo-app's), from a fixed seed.
-pub(super) struct Bell(u64);
+pub(super) struct Bell(pub u64);
 
 impl Bell {
     pub(super) fn next(&mut self) -> f64 {
@@ -102,9 +102,9 @@ fn decoding_defaults_and_settings() {
         g.rules[0].expr_text,
         "anomaly: ensemble{} of lat: score >= 0.513"
     );
-    let g = group(&format!(
-        "      - alert: A\n        anomaly: {{input: 'avg(lat)', detector: mad, params: {{window: 20}}, min_samples: 10, threshold: 0.8, forget: 2h}}\n"
-    ));
+    let g = group(
+        "      - alert: A\n        anomaly: {input: 'avg(lat)', detector: mad, params: {window: 20}, min_samples: 10, threshold: 0.8, forget: 2h}\n",
+    );
     assert_eq!(
         g.rules[0].expr_text,
         "anomaly: mad{min_samples=10, window=20} of avg(lat): score >= 0.8"
