@@ -60,6 +60,11 @@ impl Cusum {
         })
     }
 
+    /// The slow EWMA the errors are taken against, once it has settled.
+    pub fn expected(&self) -> Option<f64> {
+        self.mean.filter(|_| self.n as f64 >= 1.0 / self.alpha)
+    }
+
     pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         let Some(m) = self.mean else {
             self.mean = Some(v);

@@ -110,6 +110,11 @@ impl Detector for Ensemble {
     fn state(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The first member's level that has one (by default `mad`'s median).
+    fn expected(&self) -> Option<f64> {
+        self.members.iter().find_map(|(m, _)| m.expected())
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@ impl Ewma {
     }
 
     /// Samples before the variance estimate means something: about one time constant.
+    /// The exponentially weighted mean, once it has settled.
+    pub fn expected(&self) -> Option<f64> {
+        self.mean.filter(|_| self.n >= self.settle())
+    }
+
     fn settle(&self) -> u64 {
         (1.0 / self.alpha).ceil() as u64
     }

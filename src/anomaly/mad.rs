@@ -46,6 +46,11 @@ impl Mad {
         })
     }
 
+    /// The window's median, once the window is full.
+    pub fn expected(&self) -> Option<f64> {
+        self.win.is_full().then(|| self.win.median())
+    }
+
     pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         let d = self.win.is_full().then(|| {
             let m = self.win.median();

@@ -45,6 +45,11 @@ pub trait Detector: Send {
     fn warmed_up(&self) -> bool;
     /// The detector's state (parameters included) for [`save`]/[`restore`].
     fn state(&self) -> serde_json::Value;
+    /// What the detector takes as the series' normal level now (a rolling mean or median),
+    /// for alert texts; `None` when it has no such level or has not learnt it yet.
+    fn expected(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// A registry entry: name, one-line description, parameters, and how to build or restore one.
@@ -162,6 +167,18 @@ impl Model {
         }
     }
 
+    /// The level the model expects now, where it has one (see [`Detector::expected`]).
+    pub fn expected(&self) -> Option<f64> {
+        match self {
+            Model::Zscore(m) => m.expected(),
+            Model::Mad(m) => m.expected(),
+            Model::Ewma(m) => m.expected(),
+            Model::Cusum(m) => m.expected(),
+            Model::Shift(m) => m.expected(),
+            Model::Holtwinters(_) | Model::Variance(_) => None,
+        }
+    }
+
     /// Builds the model of detector `name` from its own parameters (no calibration ones).
     pub fn build(name: &str, p: &Params) -> Result<Model, String> {
         Ok(match name {
@@ -222,6 +239,10 @@ impl Detector for Single {
 
     fn state(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn expected(&self) -> Option<f64> {
+        self.model.expected()
     }
 }
 
@@ -311,6 +332,25 @@ mod tests {
                 if !v.is_finite() || !t.is_finite() {
                     assert_eq!(x, 0.0);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn expected_is_the_learnt_level_where_a_detector_has_one() {
+        let series = step(400, 10_000, 0.0);
+        let with = ["zscore", "mad", "ewma", "cusum", "shift", "ensemble"];
+        for s in ALL {
+            let mut d = build(s.name, &BTreeMap::new()).unwrap();
+            assert_eq!(d.expected(), None, "{} before learning", s.name);
+            run(&mut *d, &series);
+            match d.expected() {
+                Some(e) => assert!(
+                    with.contains(&s.name) && (e - 100.0).abs() < 1.0,
+                    "{}",
+                    s.name
+                ),
+                None => assert!(!with.contains(&s.name), "{} has no level", s.name),
             }
         }
     }

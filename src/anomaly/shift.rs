@@ -45,6 +45,11 @@ impl Shift {
         })
     }
 
+    /// The reference window's median, once it is full.
+    pub fn expected(&self) -> Option<f64> {
+        self.reference.is_full().then(|| self.reference.median())
+    }
+
     pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         if let Some(old) = self.recent.push(v) {
             self.reference.push(old);

@@ -35,6 +35,11 @@ impl Zscore {
         })
     }
 
+    /// The window's mean, once the window is full.
+    pub fn expected(&self) -> Option<f64> {
+        self.win.is_full().then(|| self.win.mean())
+    }
+
     /// |z| against the full window before `v`, then learns `v`.
     pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         let d = self.win.is_full().then(|| {

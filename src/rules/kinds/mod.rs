@@ -1,7 +1,7 @@
-//! Rule kinds: alerting rules whose input is not one `expr` but a kind key (`correlate:`,
-//! `correlation:`, …) with settings of its own. A kind decodes its key at load time (problems
-//! positioned like every other rule-file problem), builds per-rule state, and at each
-//! evaluation reads the sample store and hands the alert lifecycle an ordinary result, so
+//! Rule kinds: alerting rules whose input is not one `expr` but a kind key (`anomaly:`,
+//! `correlate:`, `correlation:`, …) with settings of its own. A kind decodes its key at load
+//! time (problems positioned like every other rule-file problem), builds per-rule state, and at
+//! each evaluation reads the sample store and hands the alert lifecycle an ordinary result, so
 //! `for`, `keep_firing_for`, labels, annotations, `no_data`/`on_error`, `resolve_expr`,
 //! notifications, `telltale test rules` and the state file work unchanged. What a kind learns
 //! ([`Input::save`]) is saved with the alert state and restored on start and on reload.
@@ -9,6 +9,12 @@
 //! Adding a kind: a file here with `pub const KIND: Def = ...`, its `mod` line, and its entry
 //! in [`ALL`]. Kind rules always evaluate locally, over the samples telltale holds.
 
+mod anomaly;
+#[cfg(test)]
+mod anomaly_hold_tests;
+mod anomaly_state;
+#[cfg(test)]
+mod anomaly_tests;
 mod common;
 mod correlate;
 #[cfg(test)]
@@ -46,7 +52,7 @@ pub struct Def {
 }
 
 /// Every kind, by key. The one place a kind is registered.
-pub const ALL: &[Def] = &[correlate::KIND, correlation::KIND];
+pub const ALL: &[Def] = &[anomaly::KIND, correlate::KIND, correlation::KIND];
 
 /// A kind's settings as decoded from the rule file (immutable, shared by reloads of the same
 /// text through the `Rule` that holds it).
