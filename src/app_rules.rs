@@ -88,11 +88,18 @@ fn alertmanager_flag(u: &str) -> Result<AlertmanagerConfig, String> {
     })
 }
 
-/// The alert state file (`--rules.state-file` or `rules.state_file`).
+/// The alert state file: `--rules.state-file` (relative to the working directory) or
+/// `rules.state_file` (relative to the config file's directory, like `rule_files`).
 pub fn state_file(args: &RunArgs, config: &Config) -> Option<PathBuf> {
-    args.rules_state_file
-        .clone()
-        .or(config.rules.state_file.clone())
+    if let Some(p) = &args.rules_state_file {
+        return Some(p.clone());
+    }
+    let p = config.rules.state_file.as_ref()?;
+    let base = args.config.as_deref().and_then(|c| c.parent());
+    Some(match base {
+        Some(b) if p.is_relative() => b.join(p),
+        _ => p.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -10,12 +10,18 @@ use crate::yaml::{Decoder, Node};
 
 /// The shipped default rules, used by `run` without `--config` (and without `--rules`).
 pub const EMBEDDED: &[(&str, &str)] = &[
-    ("<embedded>/rules/host.yml", include_str!("../../rules/host.yml")),
+    (
+        "<embedded>/rules/host.yml",
+        include_str!("../../rules/host.yml"),
+    ),
     (
         "<embedded>/rules/applications.yml",
         include_str!("../../rules/applications.yml"),
     ),
-    ("<embedded>/rules/zabbix.yml", include_str!("../../rules/zabbix.yml")),
+    (
+        "<embedded>/rules/zabbix.yml",
+        include_str!("../../rules/zabbix.yml"),
+    ),
 ];
 
 #[derive(Clone, Debug, PartialEq)]
