@@ -109,20 +109,22 @@ pub fn generator_url(external_url: &str, expr: &str) -> String {
 pub fn fingerprint(labels: &Labels) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut sorted: Vec<&(String, String)> = labels.iter().collect();
-    sorted.sort();
     let mut h = OFFSET;
-    let mut add = |bytes: &[u8]| {
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(PRIME);
+    let mut add = |(k, v): &(String, String)| {
+        for part in [k.as_bytes(), &[0xff], v.as_bytes(), &[0xff]] {
+            for b in part {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(PRIME);
+            }
         }
     };
-    for (k, v) in sorted {
-        add(k.as_bytes());
-        add(&[0xff]);
-        add(v.as_bytes());
-        add(&[0xff]);
+    // Alerts carry sorted labels (the dispatcher sorts them once): no copy to sort then.
+    if labels.is_sorted() {
+        labels.iter().for_each(&mut add);
+    } else {
+        let mut sorted: Vec<&(String, String)> = labels.iter().collect();
+        sorted.sort();
+        sorted.into_iter().for_each(add);
     }
     h
 }

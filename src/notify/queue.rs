@@ -8,10 +8,12 @@
 //! instead of queueing again, so an outage of several resend periods costs one slot per alert
 //! state, and what is finally delivered carries the latest `endsAt` and annotations. A firing
 //! copy is never replaced by the resolution: the receiver must see both.
+//!
+//! Messages are shared (`Arc`) with the sender, so handing out the front message costs no copy
+//! of its alerts; a queued message is only changed while no sender holds it (`Arc::make_mut`).
 
 use std::collections::{HashMap, VecDeque};
-
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use super::{Message, OutAlert, SendError};
 
@@ -27,7 +29,7 @@ pub fn backoff_ms(attempt: u32) -> i64 {
 /// What the sender should do now.
 #[derive(Debug, PartialEq)]
 pub enum Next {
-    Send(Message),
+    Send(Arc<Message>),
     /// Nothing before this time (a backoff); or nothing at all queued (`Idle`).
     WaitUntil(i64),
     Idle,
@@ -43,30 +45,21 @@ pub enum Done {
     Rejected(usize),
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Queue {
-    items: VecDeque<Message>,
+    items: VecDeque<Arc<Message>>,
     /// Alerts per message for batching targets; 0 = grouping target (messages kept whole).
-    #[serde(skip)]
     batch: usize,
-    #[serde(skip)]
     capacity: usize,
-    #[serde(skip)]
     len: usize,
-    #[serde(skip)]
     next_seq: u64,
     /// The front message is being sent right now.
-    #[serde(skip)]
     in_flight: bool,
-    #[serde(skip)]
     attempts: u32,
-    #[serde(skip)]
     not_before_ms: i64,
     /// An alert's fingerprint → the message holding its latest queued copy, and that copy's
     /// (startsAt, resolved).
-    #[serde(skip)]
     latest: HashMap<u64, (u64, (i64, bool))>,
-    #[serde(skip)]
     pub dropped: u64,
 }
 
@@ -111,7 +104,8 @@ impl Queue {
             if let Some(&(seq, st)) = self.latest.get(&fp) {
                 if st == state {
                     if let Some(i) = self.position(seq).filter(|i| !self.sealed(*i)) {
-                        let slot = self.items[i].alerts.iter_mut().rev().find(|x| {
+                        let m = Arc::make_mut(&mut self.items[i]);
+                        let slot = m.alerts.iter_mut().rev().find(|x| {
                             x.labels == a.labels && (x.starts_at_ms, x.resolved) == state
                         });
                         if let Some(slot) = slot {
@@ -132,9 +126,9 @@ impl Queue {
                 self.next_seq += 1;
                 let mut m = Message::batch(Vec::new());
                 m.seq = seq;
-                self.items.push_back(m);
+                self.items.push_back(Arc::new(m));
             }
-            let back = self.items.back_mut().expect("a message to append to");
+            let back = Arc::make_mut(self.items.back_mut().expect("a message to append to"));
             self.latest.insert(fp, (back.seq, state));
             back.alerts.push(a);
             self.len += 1;
@@ -157,7 +151,7 @@ impl Queue {
         m.seq = self.next_seq;
         self.next_seq += 1;
         self.len += m.alerts.len();
-        self.items.push_back(m);
+        self.items.push_back(Arc::new(m));
         self.enforce_bound()
     }
 
@@ -171,7 +165,7 @@ impl Queue {
                 break;
             };
             let n = if self.batch > 0 && m.alerts.len() > 1 {
-                let a = m.alerts.remove(0);
+                let a = Arc::make_mut(m).alerts.remove(0);
                 let seq = m.seq;
                 self.unindex(&[a], seq);
                 1
@@ -203,7 +197,7 @@ impl Queue {
             return Next::WaitUntil(self.not_before_ms);
         }
         self.in_flight = true;
-        Next::Send(front.clone())
+        Next::Send(Arc::clone(front))
     }
 
     /// Records the outcome of sending message `seq` at `now`.
@@ -240,7 +234,7 @@ impl Queue {
 
     /// The queued messages, for the state file.
     pub fn messages(&self) -> Vec<Message> {
-        self.items.iter().cloned().collect()
+        self.items.iter().map(|m| Message::clone(m)).collect()
     }
 
     /// Puts saved messages before anything queued since the start (they are older). Call it
@@ -248,7 +242,7 @@ impl Queue {
     pub fn restore(&mut self, saved: Vec<Message>) -> u64 {
         let before = self.dropped;
         self.in_flight = false;
-        let current: Vec<Message> = self.items.drain(..).collect();
+        let current: Vec<Message> = self.items.drain(..).map(Arc::unwrap_or_clone).collect();
         self.len = 0;
         self.latest.clear();
         let batch = self.batch;

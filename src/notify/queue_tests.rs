@@ -20,7 +20,7 @@ fn names(m: &Message) -> Vec<String> {
         .collect()
 }
 
-fn send(q: &mut Queue, now: i64) -> Message {
+fn send(q: &mut Queue, now: i64) -> Arc<Message> {
     match q.next(now) {
         Next::Send(m) => m,
         other => panic!("expected a message, got {other:?}"),
@@ -154,4 +154,23 @@ fn saved_messages_go_before_new_ones() {
     fresh.push_alerts(vec![a("C", 0, 10, false)]);
     assert_eq!(fresh.restore(saved), 0);
     assert_eq!(names(&send(&mut fresh, 0)), vec!["A+", "B-", "C+"]);
+}
+
+#[test]
+fn the_message_handed_out_is_shared_and_later_changes_leave_it_alone() {
+    let mut q = Queue::new(10, 100);
+    q.push_alerts(vec![a("A", 0, 10, false)]);
+    let m = send(&mut q, 0);
+    assert_eq!(
+        Arc::strong_count(&m),
+        2,
+        "handed out without copying its alerts"
+    );
+    // After a failure the sender may still hold it while a re-send replaces the queued copy.
+    assert_eq!(q.done(m.seq, &err(true), 0), Done::Failed(1));
+    q.push_alerts(vec![a("A", 0, 20, false)]);
+    assert_eq!(m.alerts[0].ends_at_ms, 10);
+    let again = send(&mut q, 1000);
+    assert_eq!((again.seq, again.alerts[0].ends_at_ms), (m.seq, 20));
+    assert_eq!(q.len(), 1);
 }

@@ -7,6 +7,7 @@
 //! `truncatedAlerts`), in its order and with its time format (Go's RFC3339Nano; a firing
 //! alert's `endsAt` is Go's zero time). The fingerprint is `notify::fingerprint`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -53,15 +54,20 @@ struct Payload<'a> {
     truncated_alerts: usize,
 }
 
-/// The first `max_alerts` alerts of a message (0 = all) and how many were left out.
-pub fn truncate(m: &Message, max_alerts: usize) -> (Message, usize) {
-    let mut out = m.clone();
-    let mut truncated = 0;
-    if max_alerts > 0 && out.alerts.len() > max_alerts {
-        truncated = out.alerts.len() - max_alerts;
-        out.alerts.truncate(max_alerts);
+/// The first `max_alerts` alerts of a message (0 = all) and how many were left out; the
+/// message itself (not a copy) when nothing is left out.
+pub fn truncate(m: &Message, max_alerts: usize) -> (Cow<'_, Message>, usize) {
+    if max_alerts == 0 || m.alerts.len() <= max_alerts {
+        return (Cow::Borrowed(m), 0);
     }
-    (out, truncated)
+    let out = Message {
+        seq: m.seq,
+        group_key: m.group_key.clone(),
+        group_labels: m.group_labels.clone(),
+        alerts: m.alerts[..max_alerts].to_vec(),
+        at_ms: m.at_ms,
+    };
+    (Cow::Owned(out), m.alerts.len() - max_alerts)
 }
 
 pub fn payload_alerts(m: &Message) -> Vec<PayloadAlert<'_>> {
@@ -95,12 +101,26 @@ pub fn payload(
     truncated: usize,
 ) -> (String, String) {
     let alerts = payload_alerts(m);
+    (
+        body_json(m, &alerts, receiver, external_url, truncated),
+        serde_json::to_string(&alerts).expect("alerts serialise"),
+    )
+}
+
+/// The version-4 body from the message's payload alerts.
+fn body_json(
+    m: &Message,
+    alerts: &[PayloadAlert<'_>],
+    receiver: &str,
+    external_url: &str,
+    truncated: usize,
+) -> String {
     let common_labels: Labels = common(m.alerts.iter().map(|a| &a.labels));
     let common_annotations: Labels = common(m.alerts.iter().map(|a| &a.annotations));
     let p = Payload {
         receiver,
         status: render::status(m),
-        alerts: &alerts,
+        alerts,
         group_labels: LabelObj(&m.group_labels),
         common_labels: LabelObj(&common_labels),
         common_annotations: LabelObj(&common_annotations),
@@ -109,10 +129,7 @@ pub fn payload(
         group_key: &m.group_key,
         truncated_alerts: truncated,
     };
-    (
-        serde_json::to_string(&p).expect("payload serialises"),
-        serde_json::to_string(&alerts).expect("alerts serialise"),
-    )
+    serde_json::to_string(&p).expect("payload serialises")
 }
 
 pub struct Webhook {
@@ -140,10 +157,16 @@ impl Webhook {
     pub fn body(&self, m: &Message) -> Result<String, SendError> {
         let (m, truncated) = truncate(m, self.cfg.common.max_alerts);
         let name = &self.cfg.common.name;
-        let (body, alerts) = payload(&m, name, &self.external_url, truncated);
         match &self.template {
-            None => Ok(body),
+            None => Ok(body_json(
+                &m,
+                &payload_alerts(&m),
+                name,
+                &self.external_url,
+                truncated,
+            )),
             Some(t) => {
+                let (body, alerts) = payload(&m, name, &self.external_url, truncated);
                 let data =
                     render::template_data(&m, name, &self.external_url, &alerts, &body, truncated);
                 t.execute(&data)
