@@ -36,8 +36,9 @@ impl Sink for Deliver {
             .iter()
             .map(|o| OutAlert::from_notification(&o.alert, &o.generator_url))
             .collect();
-        LogSink.deliver(alerts);
+        // Handed over first: the log line must not delay delivery.
         self.0.submit(out);
+        LogSink.deliver(alerts);
     }
 }
 
