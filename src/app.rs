@@ -82,7 +82,12 @@ fn poll_host(
             tick.tick().await;
             let now = sources::now_ms();
             let families = sys.gather(|_| true).await;
-            store.ingest_unexposed(SYSTEM_SOURCE, families, now);
+            let failed = families
+                .iter()
+                .filter(|f| f.name == "node_scrape_collector_success")
+                .flat_map(|f| f.samples.iter())
+                .any(|s| s.value == 0.0);
+            store.ingest_unexposed(SYSTEM_SOURCE, families, now, failed);
         }
     })
 }

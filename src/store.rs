@@ -71,16 +71,32 @@ impl Store {
     /// Records one poll of `source` taken at `now_ms`. Samples without their own timestamp get
     /// `now_ms`; series the source reported last time but not now get a staleness marker.
     pub fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) {
-        self.ingest_with(source, families, now_ms, true);
+        self.ingest_with(source, families, now_ms, true, false);
     }
 
     /// `ingest` for samples that rules read but `/metrics` serves otherwise (the host
     /// collectors, gathered live for each scrape).
-    pub fn ingest_unexposed(&self, source: &str, families: Vec<Family>, now_ms: i64) {
-        self.ingest_with(source, families, now_ms, false);
+    /// With `partial` (a collector failed or timed out), series missing from this poll are
+    /// not marked stale: a failed collector is no evidence that its series are gone, and rules
+    /// must not resolve alerts on it.
+    pub fn ingest_unexposed(
+        &self,
+        source: &str,
+        families: Vec<Family>,
+        now_ms: i64,
+        partial: bool,
+    ) {
+        self.ingest_with(source, families, now_ms, false, partial);
     }
 
-    fn ingest_with(&self, source: &str, mut families: Vec<Family>, now_ms: i64, expose: bool) {
+    fn ingest_with(
+        &self,
+        source: &str,
+        mut families: Vec<Family>,
+        now_ms: i64,
+        expose: bool,
+        partial: bool,
+    ) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let Inner { series, latest } = &mut *inner;
         let mut seen = HashSet::new();
@@ -115,7 +131,10 @@ impl Store {
                 true
             });
         }
-        if let Some((_, before)) = latest.get(source) {
+        if let (Some((_, before)), true) = (latest.get(source), partial) {
+            let kept: Vec<SeriesKey> = before.difference(&seen).cloned().collect();
+            seen.extend(kept);
+        } else if let Some((_, before)) = latest.get(source) {
             for gone in before.difference(&seen) {
                 if let Some(s) = series.get_mut(gone) {
                     if s.samples
@@ -298,6 +317,30 @@ mod tests {
         assert_eq!(y[0].1.len(), 2);
         assert!(is_stale(y[0].1[1].1));
         assert_eq!(s.latest_families()[0].samples.len(), 1);
+    }
+
+    #[test]
+    fn a_partial_poll_marks_nothing_stale() {
+        let s = Store::new(limits(100));
+        s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0), ("y", 2.0)])], 1000, false);
+        s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0)])], 2000, true);
+        let y = s.range(
+            Some("m"),
+            |k| k.labels.iter().any(|(_, v)| v == "y"),
+            0,
+            5000,
+        );
+        assert_eq!(y[0].1, vec![(1000, 2.0)]);
+        // A later complete poll still knows y and marks it stale.
+        s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0)])], 3000, false);
+        let y = s.range(
+            Some("m"),
+            |k| k.labels.iter().any(|(_, v)| v == "y"),
+            0,
+            5000,
+        );
+        assert_eq!((y[0].1[1].0, is_stale(y[0].1[1].1)), (3000, true));
+        assert!(s.latest_families().is_empty(), "unexposed");
     }
 
     #[test]

@@ -97,8 +97,7 @@ alerting:\n  resend_delay: 2s\n  webhooks:\n    - {{name: direct, url: '{}', gro
     );
 
     // A restart keeps the alert's identity: same startsAt at Alertmanager.
-    tt.signal("TERM");
-    drop(tt);
+    tt.terminate();
     let tt = common::spawn(&common::bin(), &args, "/-/ready");
     std::thread::sleep(std::time::Duration::from_secs(3));
     let alerts = am.alerts();

@@ -161,8 +161,7 @@ fn lifecycle_reload_and_restart_keep_alert_state() {
 
     // A restart restores the firing alert from the state file: no new pending period.
     std::fs::write(s.dir.join("rules.yml"), RULES).unwrap();
-    p.signal("TERM");
-    drop(p);
+    p.terminate();
     let state = std::fs::read_to_string(s.dir.join("state.json")).unwrap();
     assert!(state.contains("LevelHigh"), "{state}");
     let p = common::spawn(&common::bin(), &s.args, "/-/ready");

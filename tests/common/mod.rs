@@ -59,6 +59,20 @@ impl Proc {
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+    /// SIGTERM, then waits for the exit (state files are written on the way out).
+    pub fn terminate(mut self) {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.child.try_wait().ok().flatten().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "no exit on SIGTERM: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn signal(&self, sig: &str) {
         Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
