@@ -14,10 +14,11 @@
 # interval and evaluates the same rule files. After WARMUP seconds (default: telltale's 10-minute
 # retention plus one, so its store holds a full window and compaction runs), CYCLES windows of
 # exactly one evaluation interval are measured: CPU seconds per interval from /proc/PID/stat
-# (utime+stime; telltale's includes reading the textfile, Prometheus' its scrape and ingestion),
-# RSS at the end of each window, and, between windows (so their cost is outside the CPU
-# windows), every group's last evaluation duration from each side's own self-metrics. Prints
-# medians and the
+# (utime+stime; telltale's includes reading the textfile, Prometheus' its scrape and ingestion)
+# and per 1,000 rule evaluations done (each side's rule_evaluations_total: comparable even when
+# one side overruns its interval and skips evaluations), RSS at the end of each window, and,
+# between windows (so their cost is outside the CPU windows), every group's last evaluation
+# duration from each side's own self-metrics. Prints medians and the
 # telltale / Prometheus ratios, and checks that both sides wrote the same number of samples per
 # group, that neither had a failed rule evaluation and that telltale missed no group evaluation
 # (Prometheus' missed evaluations are reported). Needs python3, curl, /usr/bin/prometheus.
@@ -125,7 +126,7 @@ def rss_mib(pid):
 LINE = re.compile(r'^(\w+)\{rule_group="([^"]*)"\} (\S+)$')
 WANT = ("rule_group_last_duration_seconds", "rule_group_last_evaluation_samples",
         "rule_group_iterations_missed_total", "rule_evaluation_failures_total",
-        "rule_group_last_evaluation_timestamp_seconds")
+        "rule_group_last_evaluation_timestamp_seconds", "rule_evaluations_total")
 
 SERIES = {"tt": "telltale_store_series ", "prom": "prometheus_tsdb_head_series "}
 
@@ -146,20 +147,34 @@ def self_metrics(side):
             out[m.group(1)[len(prefix):]][m.group(2).rsplit(";", 1)[1]] = float(m.group(3))
     return out
 
+def snapshot(s):
+    m = self_metrics(s)
+    return m, time.monotonic(), ticks(SIDES[s][0])
+
 time.sleep(warmup)
-cpu = {"tt": [], "prom": []}
+cpu = {"tt": [], "prom": []}        # CPU s per interval
+evals = {"tt": [], "prom": []}      # rule evaluations completed per interval
+per_k = {"tt": [], "prom": []}      # CPU s per 1,000 rule evaluations
 rss = {"tt": [], "prom": []}
 dur = {"tt": [], "prom": []}        # every group's last duration, every window
 total = {"tt": [], "prom": []}      # sum over groups, per window
 seen = {"tt": set(), "prom": set()}
+prev = {s: snapshot(s) for s in SIDES}
 for w in range(cycles):
-    t0, c0 = time.monotonic(), {s: ticks(SIDES[s][0]) for s in SIDES}
     time.sleep(interval)
-    t1, c1 = time.monotonic(), {s: ticks(SIDES[s][0]) for s in SIDES}
     for s in SIDES:
-        cpu[s].append((c1[s] - c0[s]) / hz * interval / (t1 - t0))
+        # The window runs from the end of the last scrape of self-metrics to the start of
+        # this one, so their cost is not in it; evaluations are counted scrape to scrape.
+        pm, pt, pc = prev[s]
+        t0, c0 = time.monotonic(), ticks(SIDES[s][0])
+        m, t1, c1 = prev[s] = snapshot(s)
+        cpu_rate = (c0 - pc) / hz / (t0 - pt)
+        done = sum(m["rule_evaluations_total"].values()) - sum(pm["rule_evaluations_total"].values())
+        eval_rate = done / (t1 - pt)
+        cpu[s].append(cpu_rate * interval)
+        evals[s].append(eval_rate * interval)
+        per_k[s].append(cpu_rate / eval_rate * 1000 if eval_rate else float("nan"))
         rss[s].append(rss_mib(SIDES[s][0]))
-        m = self_metrics(s)
         d = m["rule_group_last_duration_seconds"]
         # A group counts once per evaluation: skip a value already seen (same timestamp).
         stamp = m["rule_group_last_evaluation_timestamp_seconds"]
@@ -168,7 +183,8 @@ for w in range(cycles):
         dur[s].extend(d[g] for g in fresh)
         total[s].append(sum(d.values()))
     print(f"window {w + 1}: CPU s telltale {cpu['tt'][-1]:.3f}, prometheus {cpu['prom'][-1]:.3f};"
-          f" eval s (sum of groups) telltale {total['tt'][-1]:.3f}, prometheus {total['prom'][-1]:.3f};"
+          f" rules evaluated {evals['tt'][-1]:.0f} / {evals['prom'][-1]:.0f};"
+          f" sum of group durations s {total['tt'][-1]:.3f} / {total['prom'][-1]:.3f};"
           f" RSS MiB {rss['tt'][-1]:.0f} / {rss['prom'][-1]:.0f}", flush=True)
 
 end = {s: self_metrics(s) for s in SIDES}
@@ -177,13 +193,15 @@ rows = [
     ("group evaluation duration, ms", 1e3, dur),
     ("sum of the groups' durations, ms", 1e3, total),
     ("CPU s per interval", 1, cpu),
+    ("rule evaluations per interval", 1, evals),
+    ("CPU ms per 1,000 rule evaluations", 1e3, per_k),
     ("RSS MiB", 1, rss),
 ]
 print()
-print(f"{'median':34}{'telltale':>12}{'Prometheus':>12}{'ratio':>9}")
+print(f"{'median':36}{'telltale':>12}{'Prometheus':>12}{'ratio':>9}")
 for name, k, d in rows:
     a, b = med(d["tt"]) * k, med(d["prom"]) * k
-    print(f"{name:34}{a:12.3f}{b:12.3f}{a / b:9.3f}")
+    print(f"{name:36}{a:12.3f}{b:12.3f}{a / b:9.3f}")
 print(f"(group durations: {len(dur['tt'])} / {len(dur['prom'])} distinct evaluations;"
       f" CPU and RSS: {cycles} windows of {interval:.0f} s)")
 
