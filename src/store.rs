@@ -2,8 +2,8 @@
 //! families and the rules engine reads recent samples per series. Bounded by a retention window
 //! and a series limit; over the limit new series are refused and counted, never a crash.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::ops::Bound;
+use std::borrow::Cow;
+use std::collections::{vec_deque, BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -24,18 +24,32 @@ pub struct SeriesKey {
     pub labels: Arc<Labels>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Series {
-    /// (timestamp ms, value), oldest first.
+    /// The key's labels, also held here so that one lookup gives both.
+    labels: Arc<Labels>,
+    /// (timestamp ms, value), oldest first, timestamps strictly increasing.
     samples: VecDeque<(i64, f64)>,
+    /// The last `ingest` call that reported this series (see `Inner::stamp`).
+    stamp: u64,
 }
+
+/// One metric name's series, by labels.
+type ByLabels = BTreeMap<Arc<Labels>, Series>;
 
 #[derive(Default)]
 struct Inner {
-    /// Ordered by name first, so a selector with a metric name reads only that name's series.
-    series: BTreeMap<SeriesKey, Series>,
-    /// What each source reported in its last poll: for exposition and for staleness.
-    latest: BTreeMap<String, (Vec<Family>, HashSet<SeriesKey>)>,
+    /// By metric name, then labels: a selector with a metric name reads only that name's
+    /// series, and a poll finds its existing series from borrowed labels, without allocating.
+    series: BTreeMap<Arc<str>, ByLabels>,
+    /// Series held: the sum of the inner maps' sizes.
+    count: usize,
+    /// Numbers `ingest` calls. Each stamps the series it reports, so "reported last time but
+    /// not now" is a stamp check rather than a set difference of hashed keys.
+    stamp: u64,
+    /// What each source reported in its last poll (each series once): for exposition and for
+    /// staleness.
+    latest: BTreeMap<String, (Vec<Family>, Vec<SeriesKey>)>,
 }
 
 pub struct Store {
@@ -75,10 +89,9 @@ impl Store {
     }
 
     /// `ingest` for samples that rules read but `/metrics` serves otherwise (the host
-    /// collectors, gathered live for each scrape).
-    /// With `partial` (a collector failed or timed out), series missing from this poll are
-    /// not marked stale: a failed collector is no evidence that its series are gone, and rules
-    /// must not resolve alerts on it.
+    /// collectors, gathered live for each scrape). With `partial` (a collector failed or timed
+    /// out), series missing from this poll are not marked stale: a failed collector is no
+    /// evidence that its series are gone, and rules must not resolve alerts on it.
     pub fn ingest_unexposed(
         &self,
         source: &str,
@@ -98,58 +111,100 @@ impl Store {
         partial: bool,
     ) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let Inner { series, latest } = &mut *inner;
-        let mut seen = HashSet::new();
+        let Inner {
+            series,
+            count,
+            stamp,
+            latest,
+        } = &mut *inner;
+        *stamp += 1;
+        let stamp = *stamp;
+        let mut seen = Vec::new();
         let mut refused = 0u64;
         let max_series = self.max_series.load(Ordering::Relaxed);
         for f in &mut families {
-            let name: Arc<str> = Arc::from(f.name.as_str());
+            // The stored name and labels are reused for `seen`, so a series' labels are held
+            // once, not once more per poll.
+            let name: Arc<str> = match series.get_key_value(f.name.as_str()) {
+                Some((k, _)) => Arc::clone(k),
+                None => Arc::from(f.name.as_str()),
+            };
+            let by_labels = series.entry(Arc::clone(&name)).or_default();
+            let mut add = |s: &mut Series, ts: i64, v: f64| {
+                // Samples are appended in time order; an older or repeated one is ignored.
+                if s.samples.back().is_none_or(|(t, _)| *t < ts) {
+                    s.samples.push_back((ts, v));
+                }
+                if s.stamp != stamp {
+                    s.stamp = stamp;
+                    seen.push(SeriesKey {
+                        name: Arc::clone(&name),
+                        labels: Arc::clone(&s.labels),
+                    });
+                }
+            };
             f.samples.retain(|s| {
-                let mut labels = s.labels.clone();
-                labels.sort();
-                let probe = SeriesKey {
-                    name: Arc::clone(&name),
-                    labels: Arc::new(labels),
+                let labels: Cow<Labels> = if s.labels.is_sorted() {
+                    Cow::Borrowed(&s.labels)
+                } else {
+                    let mut l = s.labels.clone();
+                    l.sort();
+                    Cow::Owned(l)
                 };
                 let ts = s.timestamp_ms.unwrap_or(now_ms);
-                // The stored key is reused for `seen`, so a series' labels are held once, not
-                // once more per poll.
-                let key = match series.get_key_value(&probe) {
-                    Some((k, _)) => k.clone(),
-                    None if series.len() >= max_series => {
-                        refused += 1;
-                        return false;
-                    }
-                    None => probe,
-                };
-                let entry = series.entry(key.clone()).or_default();
-                // Samples are appended in time order; an older or repeated one is ignored.
-                if entry.samples.back().is_none_or(|(t, _)| *t < ts) {
-                    entry.samples.push_back((ts, s.value));
+                if let Some(existing) = by_labels.get_mut(&*labels) {
+                    add(existing, ts, s.value);
+                    return true;
                 }
-                seen.insert(key);
+                if *count >= max_series {
+                    refused += 1;
+                    return false;
+                }
+                *count += 1;
+                let labels = Arc::new(labels.into_owned());
+                let new = by_labels.entry(Arc::clone(&labels)).or_insert(Series {
+                    labels,
+                    samples: VecDeque::new(),
+                    stamp: 0,
+                });
+                add(new, ts, s.value);
                 true
             });
+            if by_labels.is_empty() {
+                series.remove(&*name);
+            }
         }
-        if let (Some((_, before)), true) = (latest.get(source), partial) {
-            let kept: Vec<SeriesKey> = before.difference(&seen).cloned().collect();
-            seen.extend(kept);
-        } else if let Some((_, before)) = latest.get(source) {
-            for gone in before.difference(&seen) {
-                if let Some(s) = series.get_mut(gone) {
-                    if s.samples
+        if let Some((_, before)) = latest.get(source) {
+            for gone in before {
+                let Some(s) = series
+                    .get_mut(&*gone.name)
+                    .and_then(|m| m.get_mut(&*gone.labels))
+                else {
+                    continue;
+                };
+                if partial && s.stamp != stamp {
+                    s.stamp = stamp;
+                    seen.push(gone.clone());
+                    continue;
+                }
+                if s.stamp != stamp
+                    && s.samples
                         .back()
                         .is_some_and(|(t, v)| *t < now_ms && !is_stale(*v))
-                    {
-                        s.samples.push_back((now_ms, f64::from_bits(STALE_NAN)));
-                    }
+                {
+                    s.samples.push_back((now_ms, f64::from_bits(STALE_NAN)));
                 }
             }
         }
         if !expose {
             families.clear();
         }
-        latest.insert(source.to_string(), (families, seen));
+        // The previous poll is freed after the lock is released.
+        let _previous = match latest.get_mut(source) {
+            Some(e) => Some(std::mem::replace(e, (families, seen))),
+            None => latest.insert(source.to_string(), (families, seen)),
+        };
+        drop(inner);
         if refused > 0 {
             self.refused.fetch_add(refused, Ordering::Relaxed);
             tracing::warn!(
@@ -172,12 +227,17 @@ impl Store {
     pub fn compact(&self, now_ms: i64) {
         let cutoff = now_ms - self.retention_ms.load(Ordering::Relaxed);
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner.series.retain(|_, s| {
-            while s.samples.front().is_some_and(|(t, _)| *t < cutoff) {
-                s.samples.pop_front();
-            }
-            !s.samples.is_empty()
+        let Inner { series, count, .. } = &mut *inner;
+        series.retain(|_, by_labels| {
+            by_labels.retain(|_, s| {
+                while s.samples.front().is_some_and(|(t, _)| *t < cutoff) {
+                    s.samples.pop_front();
+                }
+                !s.samples.is_empty()
+            });
+            !by_labels.is_empty()
         });
+        *count = series.values().map(BTreeMap::len).sum();
     }
 
     /// Every source's latest families, for `/metrics`.
@@ -197,7 +257,8 @@ impl Store {
     }
 
     /// Samples in `[from_ms, to_ms]` of every series named `name` (every series, for `None`)
-    /// whose key `keep` accepts, ordered by key.
+    /// whose key `keep` accepts, ordered by key (the tests' view of the store).
+    #[cfg(test)]
     pub fn range(
         &self,
         name: Option<&str>,
@@ -205,40 +266,48 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
     ) -> Vec<(SeriesKey, Vec<(i64, f64)>)> {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let iter: Box<dyn Iterator<Item = (&SeriesKey, &Series)>> = match name {
-            Some(n) => {
-                let start = SeriesKey {
-                    name: Arc::from(n),
-                    labels: Arc::default(),
-                };
-                Box::new(
-                    inner
-                        .series
-                        .range((Bound::Included(start), Bound::Unbounded))
-                        .take_while(move |(k, _)| &*k.name == n),
-                )
+        let mut out = Vec::new();
+        self.for_each_range(name, from_ms, to_ms, |name, labels, samples| {
+            let key = SeriesKey {
+                name: Arc::clone(name),
+                labels: Arc::clone(labels),
+            };
+            if keep(&key) {
+                out.push((key, samples.copied().collect()));
             }
+        });
+        out
+    }
+
+    /// Calls `f` with the name, labels and samples in `[from_ms, to_ms]` of every series named
+    /// `name` (every series, for `None`), ordered by key, all under one read lock: a reader
+    /// copies out only what it keeps.
+    pub fn for_each_range(
+        &self,
+        name: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+        mut f: impl FnMut(&Arc<str>, &Arc<Labels>, vec_deque::Iter<'_, (i64, f64)>),
+    ) {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let names: Box<dyn Iterator<Item = (&Arc<str>, &ByLabels)>> = match name {
+            Some(n) => Box::new(inner.series.get_key_value(n).into_iter()),
             None => Box::new(inner.series.iter()),
         };
-        iter.filter(|(k, _)| keep(k))
-            .map(|(k, s)| {
-                let pts = s
-                    .samples
-                    .iter()
-                    .filter(|(t, _)| *t >= from_ms && *t <= to_ms)
-                    .copied()
-                    .collect();
-                (k.clone(), pts)
-            })
-            .collect()
+        for (name, by_labels) in names {
+            for (labels, s) in by_labels {
+                let lo = s.samples.partition_point(|(t, _)| *t < from_ms);
+                let hi = s.samples.partition_point(|(t, _)| *t <= to_ms).max(lo);
+                f(name, labels, s.samples.range(lo..hi));
+            }
+        }
     }
 
     pub fn families(&self) -> Vec<Family> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let mut out = vec![
             Family::gauge("telltale_store_series", "Series held in the sample store.")
-                .with(&[], inner.series.len() as f64),
+                .with(&[], inner.count as f64),
             Family::gauge(
                 "telltale_store_series_limit",
                 "The most series the sample store accepts.",
@@ -250,7 +319,9 @@ impl Store {
             )
             .with(&[], self.refused.load(Ordering::Relaxed) as f64),
         ];
-        let samples: usize = inner.series.values().map(|s| s.samples.len()).sum();
+        let samples: usize = (inner.series.values().flat_map(BTreeMap::values))
+            .map(|s| s.samples.len())
+            .sum();
         out.push(
             Family::gauge(
                 "telltale_store_samples",
@@ -263,162 +334,5 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fam(name: &str, series: &[(&str, f64)]) -> Family {
-        let mut f = Family::gauge(name, "h");
-        for (l, v) in series {
-            f.add(&[("target", l)], *v);
-        }
-        f
-    }
-
-    fn limits(max_series: usize) -> Limits {
-        Limits {
-            retention_ms: 60_000,
-            max_series,
-        }
-    }
-
-    #[test]
-    fn ingest_keeps_history_and_latest() {
-        let s = Store::new(limits(100));
-        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
-        s.ingest("a", vec![fam("m", &[("x", 2.0)])], 2000);
-        let r = s.range(Some("m"), |_| true, 0, 5000);
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].1, vec![(1000, 1.0), (2000, 2.0)]);
-        assert_eq!(s.latest_families()[0].samples[0].value, 2.0);
-    }
-
-    #[test]
-    fn a_series_labels_are_held_once_across_polls() {
-        let s = Store::new(limits(100));
-        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
-        s.ingest("a", vec![fam("m", &[("x", 2.0)])], 2000);
-        let inner = s.inner.read().unwrap();
-        let (stored, _) = inner.series.iter().next().unwrap();
-        let seen = inner.latest["a"].1.iter().next().unwrap();
-        assert!(Arc::ptr_eq(&stored.labels, &seen.labels));
-    }
-
-    #[test]
-    fn vanished_series_get_a_staleness_marker() {
-        let s = Store::new(limits(100));
-        s.ingest("a", vec![fam("m", &[("x", 1.0), ("y", 5.0)])], 1000);
-        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 2000);
-        let y = s.range(
-            Some("m"),
-            |k| k.labels.iter().any(|(_, v)| v == "y"),
-            0,
-            5000,
-        );
-        assert_eq!(y[0].1.len(), 2);
-        assert!(is_stale(y[0].1[1].1));
-        assert_eq!(s.latest_families()[0].samples.len(), 1);
-    }
-
-    #[test]
-    fn a_partial_poll_marks_nothing_stale() {
-        let s = Store::new(limits(100));
-        s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0), ("y", 2.0)])], 1000, false);
-        s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0)])], 2000, true);
-        let y = s.range(
-            Some("m"),
-            |k| k.labels.iter().any(|(_, v)| v == "y"),
-            0,
-            5000,
-        );
-        assert_eq!(y[0].1, vec![(1000, 2.0)]);
-        // A later complete poll still knows y and marks it stale.
-        s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0)])], 3000, false);
-        let y = s.range(
-            Some("m"),
-            |k| k.labels.iter().any(|(_, v)| v == "y"),
-            0,
-            5000,
-        );
-        assert_eq!((y[0].1[1].0, is_stale(y[0].1[1].1)), (3000, true));
-        assert!(s.latest_families().is_empty(), "unexposed");
-    }
-
-    #[test]
-    fn series_over_the_limit_are_refused_and_counted() {
-        let s = Store::new(limits(2));
-        s.ingest(
-            "a",
-            vec![fam("m", &[("1", 1.0), ("2", 1.0), ("3", 1.0)])],
-            1000,
-        );
-        assert_eq!(s.range(Some("m"), |_| true, 0, 5000).len(), 2);
-        let refused = s
-            .families()
-            .into_iter()
-            .find(|f| f.name == "telltale_store_series_refused_total")
-            .unwrap();
-        assert_eq!(refused.samples[0].value, 1.0);
-        // Existing series still take new samples at the limit.
-        s.ingest("a", vec![fam("m", &[("1", 2.0)])], 2000);
-        assert_eq!(
-            s.range(Some("m"), |k| k.labels[0].1 == "1", 0, 5000)[0]
-                .1
-                .len(),
-            2
-        );
-    }
-
-    #[test]
-    fn retention_drops_old_samples_and_empty_series() {
-        let s = Store::new(limits(100));
-        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
-        s.ingest("a", vec![fam("m", &[("x", 2.0)])], 70_000);
-        s.compact(70_000);
-        assert_eq!(
-            s.range(Some("m"), |_| true, 0, 100_000)[0].1,
-            vec![(70_000, 2.0)]
-        );
-        s.remove_source("a", 80_000);
-        s.compact(200_000);
-        assert!(s.range(Some("m"), |_| true, 0, 300_000).is_empty());
-        assert!(s.sources().is_empty());
-    }
-
-    #[test]
-    fn source_timestamps_are_kept_and_out_of_order_ignored() {
-        let s = Store::new(limits(100));
-        let mut f = fam("m", &[("x", 1.0)]);
-        f.samples[0].timestamp_ms = Some(500);
-        s.ingest("z", vec![f.clone()], 1000);
-        f.samples[0].timestamp_ms = Some(400);
-        f.samples[0].value = 9.0;
-        s.ingest("z", vec![f], 2000);
-        assert_eq!(s.range(Some("m"), |_| true, 0, 5000)[0].1, vec![(500, 1.0)]);
-    }
-
-    #[test]
-    fn concurrent_writers_and_readers() {
-        let s = Arc::new(Store::new(limits(10_000)));
-        let handles: Vec<_> = (0..4)
-            .map(|w| {
-                let s = Arc::clone(&s);
-                std::thread::spawn(move || {
-                    for i in 0..200 {
-                        s.ingest(
-                            &format!("src{w}"),
-                            vec![fam("m", &[(&format!("{w}"), i as f64)])],
-                            1000 + i,
-                        );
-                        let _ = s.latest_families();
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        let r = s.range(Some("m"), |_| true, 0, i64::MAX);
-        assert_eq!(r.len(), 4);
-        assert!(r.iter().all(|(_, pts)| pts.len() == 200));
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -137,7 +137,7 @@ impl Ctx<'_> {
         let end = self.ref_time(sel);
         let start = end - self.opts.lookback_ms;
         let mut out = Vec::new();
-        for s in self.q.select(&sel.matchers, start, end) {
+        for s in self.q.select_last(&sel.matchers, start, end) {
             let last = s.samples.iter().rev().find(|(ts, _)| *ts <= end);
             if let Some(&(ts, v)) = last {
                 if self.in_window(ts, start, end) && !is_stale(v) {

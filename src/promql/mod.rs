@@ -54,7 +54,11 @@ pub enum MatchOp {
 impl Matcher {
     /// A missing label matches as the empty string, as in Prometheus.
     pub fn matches(&self, labels: &Labels) -> bool {
-        let v = get(labels, &self.name).unwrap_or("");
+        self.matches_value(get(labels, &self.name).unwrap_or(""))
+    }
+
+    /// Whether the label's value `v` (`""` when the label is missing) matches.
+    pub fn matches_value(&self, v: &str) -> bool {
         match &self.op {
             MatchOp::Eq(s) => v == s,
             MatchOp::Ne(s) => v != s,
@@ -75,6 +79,24 @@ pub struct Series {
 /// `[from_ms, to_ms]` (inclusive; the evaluator narrows further). Stale markers included.
 pub trait Queryable {
     fn select(&self, matchers: &[Matcher], from_ms: i64, to_ms: i64) -> Vec<Series>;
+
+    /// `select` keeping only each series' newest sample in the window: all an instant
+    /// selector reads. A store can skip copying the rest.
+    fn select_last(&self, matchers: &[Matcher], from_ms: i64, to_ms: i64) -> Vec<Series> {
+        let mut v = self.select(matchers, from_ms, to_ms);
+        for s in &mut v {
+            s.samples.drain(..s.samples.len().saturating_sub(1));
+        }
+        v
+    }
+
+    /// Whether some matching series has a sample in the window that is not a staleness
+    /// marker (the rules engine's "no data" test).
+    fn any_sample(&self, matchers: &[Matcher], from_ms: i64, to_ms: i64) -> bool {
+        self.select(matchers, from_ms, to_ms)
+            .iter()
+            .any(|s| s.samples.iter().any(|(_, v)| !is_stale(*v)))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -254,12 +254,16 @@ impl Engine {
                         sh.opts.resend_delay.as_millis() as i64,
                         g.interval.as_millis() as i64,
                     );
-                    let url =
-                        crate::notify::generator_url(&sh.opts.env.external_url, &rule.expr_text);
-                    due.extend(notes.into_iter().map(|alert| Outgoing {
-                        alert,
-                        generator_url: url.clone(),
-                    }));
+                    if !notes.is_empty() {
+                        let url = crate::notify::generator_url(
+                            &sh.opts.env.external_url,
+                            &rule.expr_text,
+                        );
+                        due.extend(notes.into_iter().map(|alert| Outgoing {
+                            alert,
+                            generator_url: url.clone(),
+                        }));
+                    }
                 }
                 out
             };

@@ -160,9 +160,7 @@ fn inputs_absent(plan: &Plan, t: i64, q: &dyn Queryable) -> bool {
         && sels.iter().all(|(s, range)| {
             let end = t - s.offset_ms;
             let from = end - range.unwrap_or(promql::EvalOptions::default().lookback_ms);
-            q.select(&s.matchers, from, end)
-                .iter()
-                .all(|series| series.samples.iter().all(|(_, v)| promql::is_stale(*v)))
+            !q.any_sample(&s.matchers, from, end)
         })
 }
 
