@@ -31,6 +31,8 @@ pub struct RunArgs {
     pub rules_state_file: Option<PathBuf>,
     /// `--web.external-url`: where alerts link back to.
     pub external_url: Option<String>,
+    /// `--web.config.file`: TLS and basic auth in exporter-toolkit's format.
+    pub web_config: Option<PathBuf>,
     /// `--alertmanager.url`, repeatable: Alertmanagers besides the config's.
     pub alertmanager_urls: Vec<String>,
 }
@@ -94,6 +96,12 @@ fn run_args(cmd: Command) -> Command {
                 .value_name("URL")
                 .action(ArgAction::Append)
                 .help("Send alerts to this Alertmanager too (repeatable; e.g. http://127.0.0.1:9093)"),
+        )
+        .arg(
+            Arg::new("web.config.file")
+                .long("web.config.file")
+                .value_name("FILE")
+                .help("Web config (TLS, basic auth) in exporter-toolkit's format; re-read when it changes"),
         )
         .arg(
             Arg::new("web.external-url")
@@ -352,6 +360,7 @@ fn run_from(m: &ArgMatches) -> RunArgs {
             .unwrap_or_default(),
         rules_state_file: m.get_one::<String>("rules.state-file").map(PathBuf::from),
         external_url: m.get_one::<String>("web.external-url").cloned(),
+        web_config: m.get_one::<String>("web.config.file").map(PathBuf::from),
         alertmanager_urls: m
             .get_many::<String>("alertmanager.url")
             .map(|v| v.cloned().collect())

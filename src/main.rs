@@ -17,6 +17,7 @@ mod sources;
 mod status;
 mod store;
 mod timefmt;
+mod web;
 mod yaml;
 
 use std::process::ExitCode;
@@ -148,6 +149,17 @@ fn run(args: cli::RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let web = match &args.web_config {
+        None => web::WebState::open(),
+        Some(p) => match web::WebState::from_file(p) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(err = %e, "cannot load the web config");
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let web = Arc::new(web);
     let addr = match cli::socket_addr(&args.listen) {
         Ok(a) => a,
         Err(e) => {
@@ -192,7 +204,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
             .as_ref()
             .map_or(config::EMBEDDED_NAME.to_string(), |p| p.display().to_string());
         tracing::info!(version = env!("CARGO_PKG_VERSION"), address = %addr, config = %cfg_name, "telltale listening");
-        let served = server::serve(Arc::clone(&app), listener).await;
+        let served = server::serve(Arc::clone(&app), listener, web).await;
         app.shutdown().await;
         match served {
             Ok(()) => ExitCode::SUCCESS,
