@@ -48,6 +48,8 @@ pub enum Cmd {
     DemoApp(String),
     /// `notify-driver --config FILE [--state FILE]` (hidden): a dispatcher driven over stdin.
     NotifyDriver(PathBuf, Option<PathBuf>),
+    /// `fuzz --target NAME [--seconds N] [--corpus DIR] [--crashes DIR] [--seed N]` (hidden).
+    Fuzz(crate::fuzz::Options),
 }
 
 fn is_bool(opt: &collector::Opt) -> bool {
@@ -262,6 +264,20 @@ pub fn command() -> Command {
                 .arg(Arg::new("config").long("config").required(true))
                 .arg(Arg::new("state").long("state")),
         )
+        .subcommand(
+            Command::new("fuzz")
+                .hide(true)
+                .about("Fuzz one decoder for a while (see scripts/fuzz.sh)")
+                .arg(Arg::new("target").long("target").required(true))
+                .arg(Arg::new("seconds").long("seconds").default_value("10"))
+                .arg(Arg::new("corpus").long("corpus"))
+                .arg(
+                    Arg::new("crashes")
+                        .long("crashes")
+                        .default_value("fuzz/crashes"),
+                )
+                .arg(Arg::new("seed").long("seed")),
+        )
 }
 
 fn files_arg() -> Arg {
@@ -299,6 +315,30 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error>
             PathBuf::from(n.get_one::<String>("config").unwrap()),
             n.get_one::<String>("state").map(PathBuf::from),
         ),
+        Some(("fuzz", f)) => {
+            let s = |id: &str| f.get_one::<String>(id).cloned();
+            let num = |id: &str| -> Result<Option<u64>, clap::Error> {
+                s(id).map(|v| v.parse::<u64>()).transpose().map_err(|e| {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::InvalidValue,
+                        format!("--{id}: {e}\n"),
+                    )
+                })
+            };
+            // Without --seed: from the clock, printed so that a run can be repeated.
+            let seed = num("seed")?.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+            Cmd::Fuzz(crate::fuzz::Options {
+                target: s("target").unwrap_or_default(),
+                seconds: num("seconds")?.unwrap_or(10),
+                corpus: s("corpus").map(PathBuf::from),
+                crashes: PathBuf::from(s("crashes").unwrap_or_default()),
+                seed,
+            })
+        }
         Some(("demo-app", d)) => {
             Cmd::DemoApp(d.get_one::<String>("listen").cloned().unwrap_or_default())
         }

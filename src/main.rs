@@ -7,6 +7,7 @@ mod collector;
 mod config;
 mod demo_app;
 mod exposition;
+mod fuzz;
 mod logging;
 mod notify;
 mod promql;
@@ -42,6 +43,10 @@ fn main() -> ExitCode {
         cli::Cmd::Run(args) => run(*args),
         cli::Cmd::DemoApp(listen) => demo_app::run(&listen),
         cli::Cmd::NotifyDriver(config, state) => notify::driver::run(&config, state, "info"),
+        cli::Cmd::Fuzz(o) => {
+            println!("fuzz {}: seed {}", o.target, o.seed);
+            fuzz::run(&o)
+        }
     }
 }
 
