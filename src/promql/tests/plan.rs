@@ -38,7 +38,13 @@ fn parser_errors_pass_through() {
 /// Found by fuzzing: float durations outside `Duration`'s range panicked inside the parser.
 #[test]
 fn out_of_range_float_durations_are_errors() {
-    for q in [r#""s"[11e308]"#, "x[1e400]", "rate(x[1e30])", "x offset 1e300", "x[-1]"] {
+    for q in [
+        r#""s"[11e308]"#,
+        "x[1e400]",
+        "rate(x[1e30])",
+        "x offset 1e300",
+        "x[-1]",
+    ] {
         if let Err(e) = parse(q) {
             assert!(!e.is_empty(), "{q}");
         }
