@@ -118,7 +118,7 @@ fn unauthorized() -> Response {
 }
 
 /// Which users a request needs: `None` when it needs none, `Some(empty)` when none may pass.
-fn required(cfg: &super::WebConfig, write: bool) -> Option<&BTreeMap<String, String>> {
+pub(super) fn required(cfg: &super::WebConfig, write: bool) -> Option<&BTreeMap<String, String>> {
     let set = if write {
         cfg.write_users.as_ref().unwrap_or(&cfg.users)
     } else {

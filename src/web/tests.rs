@@ -200,3 +200,24 @@ async fn verify_caches_and_refuses_unknown_users() {
     ); // alice:pwx
     assert!(!super::auth::verify(&web, &users, &h).await);
 }
+
+#[test]
+fn reads_and_writes_need_their_own_users() {
+    use super::auth::required;
+    let hash = HASH.to_string();
+    let mut cfg = super::WebConfig::default();
+    // No users at all: everything open.
+    assert!(required(&cfg, false).is_none() && required(&cfg, true).is_none());
+    // Read users only: writes follow them.
+    cfg.users.insert("alice".into(), hash.clone());
+    assert_eq!(required(&cfg, true).unwrap().len(), 1);
+    // Write users: writes need exactly those, reads keep theirs.
+    cfg.write_users = Some([("bob".to_string(), hash.clone())].into());
+    assert!(required(&cfg, true).unwrap().contains_key("bob"));
+    assert!(required(&cfg, false).unwrap().contains_key("alice"));
+    // An empty write-user list refuses every write, even with no read users.
+    cfg.users.clear();
+    cfg.write_users = Some(BTreeMap::new());
+    assert!(required(&cfg, false).is_none());
+    assert!(required(&cfg, true).unwrap().is_empty());
+}
