@@ -123,7 +123,9 @@ async def load(addr, seconds, warmup, pid, out):
     stop = time.monotonic() + seconds
     rss = []
 
-    async def worker(paths, pause, method="GET", body_fn=None, ok=(200,)):
+    async def worker(paths, pause, method="GET", body_fn=None, ok=(200,), fresh=False):
+        """fresh: a new connection per request (telltale closes a keep-alive connection that
+        sends nothing for 30 s, so a client pausing that long reconnects, as Go's does)."""
         c = Conn(host, port)
         i = 0
         while time.monotonic() < stop:
@@ -143,6 +145,8 @@ async def load(addr, seconds, warmup, pid, out):
                 print(f"soak: {method} {path}: {e!r}", file=sys.stderr)
                 c.close()
             lat.setdefault(path, []).append(time.monotonic() - t0)
+            if fresh:
+                c.close()
             if pause:
                 await asyncio.sleep(pause)
 
@@ -165,7 +169,7 @@ async def load(addr, seconds, warmup, pid, out):
     if pushing:
         tasks += [worker(["/api/v1/metrics"], 0.005, "POST", push_body, (200, 202, 204))
                   for _ in range(2)]
-    tasks.append(worker(["/-/reload"], 30, "POST"))
+    tasks.append(worker(["/-/reload"], 30, "POST", fresh=True))
     tasks.append(sample_rss())
     await asyncio.gather(*tasks)
 

@@ -4,19 +4,19 @@
 # on six keep-alive connections, reads the rules/alerts/targets/config APIs on two, pushes on two
 # (when POST /api/v1/metrics exists) and reloads the config every 30 s, for MINUTES.
 #
-#   bench/soak.sh [MINUTES]            # default 5; WARMUP seconds (default 60) before RSS counts
+#   bench/soak.sh [MINUTES]            # default 10; WARMUP seconds (default 180) before RSS counts
 #   TELLTALE=path/to/telltale TARGETS=100 bench/soak.sh 10
 #   SOAK_TLS=1 bench/soak.sh          # the same over TLS with basic auth (a --web.config.file)
 #
 # Fails when any request errors, any JSON target poll or rule evaluation fails, or the RSS
 # averaged over the last 30 s is more than 10% above the RSS averaged over the 30 s after the
 # warm-up. The store keeps 1 minute of samples here (storage.retention), so it is full before the
-# warm-up ends. Prints latency percentiles per endpoint and the RSS series; needs python3, curl and
-# a release build.
+# warm-up ends; RSS settles about 3 minutes in. Prints latency percentiles per endpoint and the
+# RSS series; needs python3, curl and a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MINUTES=${1:-5}
-WARMUP=${WARMUP:-60}
+MINUTES=${1:-10}
+WARMUP=${WARMUP:-180}
 TARGETS=${TARGETS:-100}
 APP_PORT=${APP_PORT:-19580}
 TT_PORT=${TT_PORT:-19581}
