@@ -172,6 +172,8 @@ pub async fn not_found(State(web): State<Arc<WebState>>, req: Request) -> Respon
 
 /// Outermost layer: the rate limit, then the configured headers on whatever comes back.
 pub async fn common(State(web): State<Arc<WebState>>, req: Request, next: Next) -> Response {
+    // Keep-alive clients (Prometheus) may never open a new connection: requests check too.
+    web.check_for_changes();
     let active = web.current();
     let mut resp = if active.take_token(Instant::now()) {
         next.run(req).await

@@ -1,11 +1,11 @@
 //! The web layer's own configuration (`--web.config.file`): TLS, basic auth, response headers,
 //! rate limit; picked up without a restart.
 //!
-//! Reloading: when a connection is accepted (at most once a second) the file and every
-//! certificate/key/CA file it names are `stat`ed; if any modification time, size or inode
-//! changed, the file is read and checked in full (certificates loaded, hashes parsed) and, when
-//! good, used for every connection and request from then on. SIGHUP forces the same re-read.
-//! A bad file is logged (once per change) and the previous configuration stays in force.
+//! Reloading: when a connection is accepted or a request arrives (at most once a second) the
+//! file and every certificate/key/CA file it names are `stat`ed; if any modification time, size
+//! or inode changed, the file is read and checked in full (certificates loaded, hashes parsed)
+//! and, when good, used for every connection and request from then on. SIGHUP forces the same
+//! re-read. A bad file is logged (once per change) and the previous configuration stays in force.
 
 pub mod auth;
 pub mod config;
