@@ -31,6 +31,8 @@ pub struct RunArgs {
     pub rules_state_file: Option<PathBuf>,
     /// `--web.external-url`: where alerts link back to.
     pub external_url: Option<String>,
+    /// `--web.config.file`: TLS and basic auth in exporter-toolkit's format.
+    pub web_config: Option<PathBuf>,
     /// `--alertmanager.url`, repeatable: Alertmanagers besides the config's.
     pub alertmanager_urls: Vec<String>,
 }
@@ -46,6 +48,8 @@ pub enum Cmd {
     DemoApp(String),
     /// `notify-driver --config FILE [--state FILE]` (hidden): a dispatcher driven over stdin.
     NotifyDriver(PathBuf, Option<PathBuf>),
+    /// `fuzz --target NAME [--seconds N] [--corpus DIR] [--crashes DIR] [--seed N]` (hidden).
+    Fuzz(crate::fuzz::Options),
     /// `score`: run an anomaly detector over a CSV.
     Score(ScoreArgs),
 }
@@ -107,6 +111,12 @@ fn run_args(cmd: Command) -> Command {
                 .value_name("URL")
                 .action(ArgAction::Append)
                 .help("Send alerts to this Alertmanager too (repeatable; e.g. http://127.0.0.1:9093)"),
+        )
+        .arg(
+            Arg::new("web.config.file")
+                .long("web.config.file")
+                .value_name("FILE")
+                .help("Web config (TLS, basic auth) in exporter-toolkit's format; re-read when it changes"),
         )
         .arg(
             Arg::new("web.external-url")
@@ -268,6 +278,20 @@ pub fn command() -> Command {
                 .arg(Arg::new("config").long("config").required(true))
                 .arg(Arg::new("state").long("state")),
         )
+        .subcommand(
+            Command::new("fuzz")
+                .hide(true)
+                .about("Fuzz one decoder for a while (see scripts/fuzz.sh)")
+                .arg(Arg::new("target").long("target").required(true))
+                .arg(Arg::new("seconds").long("seconds").default_value("10"))
+                .arg(Arg::new("corpus").long("corpus"))
+                .arg(
+                    Arg::new("crashes")
+                        .long("crashes")
+                        .default_value("fuzz/crashes"),
+                )
+                .arg(Arg::new("seed").long("seed")),
+        )
 }
 
 fn score_command() -> Command {
@@ -366,6 +390,30 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error>
             n.get_one::<String>("state").map(PathBuf::from),
         ),
         Some(("score", sc)) => Cmd::Score(score_from(sc)),
+        Some(("fuzz", f)) => {
+            let s = |id: &str| f.get_one::<String>(id).cloned();
+            let num = |id: &str| -> Result<Option<u64>, clap::Error> {
+                s(id).map(|v| v.parse::<u64>()).transpose().map_err(|e| {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::InvalidValue,
+                        format!("--{id}: {e}\n"),
+                    )
+                })
+            };
+            // Without --seed: from the clock, printed so that a run can be repeated.
+            let seed = num("seed")?.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+            Cmd::Fuzz(crate::fuzz::Options {
+                target: s("target").unwrap_or_default(),
+                seconds: num("seconds")?.unwrap_or(10),
+                corpus: s("corpus").map(PathBuf::from),
+                crashes: PathBuf::from(s("crashes").unwrap_or_default()),
+                seed,
+            })
+        }
         Some(("demo-app", d)) => {
             Cmd::DemoApp(d.get_one::<String>("listen").cloned().unwrap_or_default())
         }
@@ -427,6 +475,7 @@ fn run_from(m: &ArgMatches) -> RunArgs {
             .unwrap_or_default(),
         rules_state_file: m.get_one::<String>("rules.state-file").map(PathBuf::from),
         external_url: m.get_one::<String>("web.external-url").cloned(),
+        web_config: m.get_one::<String>("web.config.file").map(PathBuf::from),
         alertmanager_urls: m
             .get_many::<String>("alertmanager.url")
             .map(|v| v.cloned().collect())

@@ -22,6 +22,8 @@ pub struct Config {
     /// `rule_files` and the `rules:` section.
     pub rules: crate::rules::settings::RulesConfig,
     pub alerting: crate::notify::config::AlertingConfig,
+    /// The file as `/api/v1/status/config` shows it: re-emitted with secrets as `<secret>`.
+    pub shown: String,
 }
 
 /// Bounds of the in-memory sample store.
@@ -92,7 +94,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, Vec<Diag>> {
     let root = yaml::parse(file, text).map_err(|d| vec![d])?;
     let mut d = Decoder::new(file);
     d.expand_env = true;
-    let cfg = decode(&mut d, &root);
+    let mut cfg = decode(&mut d, &root);
+    cfg.shown = crate::web::redact::redacted_yaml(&root);
     if d.ok() {
         Ok(cfg)
     } else {
@@ -116,6 +119,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         json_targets: Vec::new(),
         rules: Default::default(),
         alerting: Default::default(),
+        shown: String::new(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;

@@ -8,6 +8,7 @@ mod collector;
 mod config;
 mod demo_app;
 mod exposition;
+mod fuzz;
 mod logging;
 mod notify;
 mod promql;
@@ -18,6 +19,7 @@ mod sources;
 mod status;
 mod store;
 mod timefmt;
+mod web;
 mod yaml;
 
 use std::process::ExitCode;
@@ -49,6 +51,10 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        cli::Cmd::Fuzz(o) => {
+            println!("fuzz {}: seed {}", o.target, o.seed);
+            fuzz::run(&o)
+        }
     }
 }
 
@@ -156,6 +162,17 @@ fn run(args: cli::RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let web = match &args.web_config {
+        None => web::WebState::open(),
+        Some(p) => match web::WebState::from_file(p) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(err = %e, "cannot load the web config");
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let web = Arc::new(web);
     let addr = match cli::socket_addr(&args.listen) {
         Ok(a) => a,
         Err(e) => {
@@ -200,7 +217,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
             .as_ref()
             .map_or(config::EMBEDDED_NAME.to_string(), |p| p.display().to_string());
         tracing::info!(version = env!("CARGO_PKG_VERSION"), address = %addr, config = %cfg_name, "telltale listening");
-        let served = server::serve(Arc::clone(&app), listener).await;
+        let served = server::serve(Arc::clone(&app), listener, web).await;
         app.shutdown().await;
         match served {
             Ok(()) => ExitCode::SUCCESS,

@@ -13,10 +13,13 @@ use axum::Router;
 use crate::app::App;
 use crate::collector;
 use crate::exposition::Format;
+use crate::web::WebState;
 
-pub fn router(app: Arc<App>) -> Router {
+/// Read routes and write routes are authenticated separately (see `web::routes`): a new
+/// endpoint that changes state belongs in `writes`.
+pub fn router(app: Arc<App>, web: &Arc<WebState>) -> Router {
     let telemetry = app.args.telemetry_path.clone();
-    let mut r = Router::new()
+    let mut reads = Router::new()
         .route(
             "/-/healthy",
             get(|| async { "Healthy\n" }).head(|| async { "" }),
@@ -25,14 +28,16 @@ pub fn router(app: Arc<App>) -> Router {
             "/-/ready",
             get(|| async { "Ready\n" }).head(|| async { "" }),
         )
-        .route("/-/reload", post(reload).put(reload))
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/rules", get(rules_api))
-        .route("/api/v1/alerts", get(alerts_api));
+        .route("/api/v1/alerts", get(alerts_api))
+        .route("/api/v1/status/config", get(status_config));
     if telemetry != "/" {
-        r = r.route("/", get(landing));
+        reads = reads.route("/", get(landing));
     }
-    r.route(&telemetry, get(metrics)).with_state(app)
+    reads = reads.route(&telemetry, get(metrics));
+    let writes = Router::new().route("/-/reload", post(reload).put(reload));
+    crate::web::routes(reads, writes, web).with_state(app)
 }
 
 /// Splits a query string into decoded pairs (`collect%5B%5D=cpu` → `("collect[]", "cpu")`).
@@ -212,16 +217,32 @@ async fn landing(State(app): State<Arc<App>>) -> Html<String> {
     Html(page)
 }
 
-/// Serves until SIGTERM or SIGINT; SIGHUP reloads the configuration.
-pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// Prometheus' view of the loaded configuration, secrets shown as `<secret>`.
+async fn status_config(State(app): State<Arc<App>>) -> Response {
+    let yaml = app.current().config.shown.clone();
+    axum::Json(serde_json::json!({"status": "success", "data": {"yaml": yaml}})).into_response()
+}
+
+/// Serves until SIGTERM or SIGINT; SIGHUP reloads the configuration and the web config.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    web: Arc<WebState>,
+) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let reloader = Arc::clone(&app);
+    let web_reloader = Arc::clone(&web);
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             let a = Arc::clone(&reloader);
-            let _ = tokio::task::spawn_blocking(move || a.reload()).await;
+            let w = Arc::clone(&web_reloader);
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = w.reload();
+                a.reload()
+            })
+            .await;
         }
     });
     let shutdown = async move {
@@ -231,9 +252,8 @@ pub async fn serve(app: Arc<App>, listener: tokio::net::TcpListener) -> std::io:
         }
         tracing::info!("shutting down");
     };
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let routes = router(app, &web);
+    crate::web::serve::serve(listener, routes, web, shutdown).await
 }
 
 #[cfg(test)]

@@ -87,6 +87,23 @@ struct Builder {
     root: Option<Node>,
     docs: usize,
     alias_error: Option<Pos>,
+    /// Nodes copied by aliases so far: nested aliases grow exponentially ("billion laughs"), so
+    /// past `MAX_ALIAS_NODES` the document is refused.
+    alias_nodes: usize,
+    alias_bomb: Option<Pos>,
+}
+
+const MAX_ALIAS_NODES: usize = 100_000;
+
+fn node_count(n: &Node) -> usize {
+    1 + match &n.value {
+        Value::Seq(items) => items.iter().map(node_count).sum(),
+        Value::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| node_count(k) + node_count(v))
+            .sum(),
+        _ => 0,
+    }
 }
 
 fn pos_of(m: &Marker) -> Pos {
@@ -165,8 +182,13 @@ impl MarkedEventReceiver for Builder {
                 self.keys.push(None);
             }
             Event::SequenceEnd | Event::MappingEnd => self.close(),
+            Event::Alias(_) if self.alias_bomb.is_some() => {}
             Event::Alias(id) => match self.anchors.get(&id) {
+                Some(n) if self.alias_nodes + node_count(n) > MAX_ALIAS_NODES => {
+                    self.alias_bomb = Some(pos);
+                }
                 Some(n) => {
+                    self.alias_nodes += node_count(n);
                     let mut n = n.clone();
                     n.pos = pos;
                     self.push_value(n);
@@ -198,6 +220,12 @@ pub fn parse(file: &str, text: &str) -> Result<Node, Diag> {
     };
     if let Some(pos) = b.alias_error {
         return Err(diag(pos, "alias to an unknown anchor"));
+    }
+    if let Some(pos) = b.alias_bomb {
+        return Err(diag(
+            pos,
+            &format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
+        ));
     }
     if b.docs > 1 {
         return Err(diag(
@@ -612,6 +640,18 @@ mod tests {
         assert_eq!(expand_env("$.a.b").unwrap(), "$.a.b");
         assert_eq!(expand_env("$${X}").unwrap(), "${X}");
         assert!(expand_env("${TELLTALE_SURELY_UNSET_VAR}").is_err());
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let e = parse("f", &text).unwrap_err();
+        assert!(e.msg.contains("aliases expand to more than"), "{e}");
+        assert!(e.pos.line > 1);
     }
 
     #[test]

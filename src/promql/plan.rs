@@ -198,15 +198,23 @@ impl Plan {
 /// Parses and validates a query. Errors name the unsupported construct.
 pub fn parse(query: &str) -> Result<Plan, String> {
     register_legacy_functions();
-    let expr = pp::parse(query)?;
+    let expr = parse_guarded(query)?;
     translate(&expr)
+}
+
+/// The parser panics on a float duration out of `Duration`'s range (`x[1e400]`, `x[-1]`,
+/// found by fuzzing); that becomes a parse error instead of a crash of whoever loads the rule.
+fn parse_guarded(query: &str) -> Result<pp::Expr, String> {
+    std::panic::catch_unwind(|| pp::parse(query)).unwrap_or_else(|_| {
+        Err("invalid duration: negative, too large or not a number".to_string())
+    })
 }
 
 /// Checks only that `query` is valid PromQL (the full language, not our subset): for
 /// expressions a remote query API evaluates.
 pub fn check_syntax(query: &str) -> Result<(), String> {
     register_legacy_functions();
-    pp::parse(query).map(|_| ())
+    parse_guarded(query).map(|_| ())
 }
 
 /// `holt_winters` (Prometheus 2.x, and what promtool 2.42 knows) is absent from the parser's

@@ -192,7 +192,10 @@ pub struct Fetched {
     pub elapsed: Duration,
 }
 
+/// The URL is left out of the message: a Slack webhook's path and a `user:password@` are
+/// credentials, and these messages are logged and exported.
 fn classify(e: reqwest::Error) -> FetchError {
+    let e = e.without_url();
     if e.is_timeout() {
         FetchError::Timeout
     } else if e.is_connect() {
@@ -269,6 +272,21 @@ pub async fn fetch(
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn fetch_errors_do_not_show_the_url() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = HttpConfig::default();
+        let url = format!("http://user:hunter2@127.0.0.1:{port}/T00/B00/sekrit");
+        let req = client(&c).unwrap().get(&url);
+        let e = fetch(&c, req).await.err().expect("nothing listens there");
+        let msg = format!("{e:?}");
+        assert!(!msg.contains("hunter2") && !msg.contains("sekrit"), "{msg}");
+    }
+
     use super::*;
     use crate::yaml;
 

@@ -5,8 +5,8 @@
 pub mod http;
 pub mod json;
 mod json_config;
-mod json_map;
-mod jsonpath;
+pub(crate) mod json_map;
+pub(crate) mod jsonpath;
 pub mod probe;
 pub mod x509;
 pub mod zabbix;

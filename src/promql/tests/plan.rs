@@ -35,6 +35,24 @@ fn parser_errors_pass_through() {
     assert!(parse("rate(x)").is_err());
 }
 
+/// Found by fuzzing: float durations outside `Duration`'s range panicked inside the parser.
+#[test]
+fn out_of_range_float_durations_are_errors() {
+    for q in [
+        r#""s"[11e308]"#,
+        "x[1e400]",
+        "rate(x[1e30])",
+        "x offset 1e300",
+        "x[-1]",
+    ] {
+        if let Err(e) = parse(q) {
+            assert!(!e.is_empty(), "{q}");
+        }
+    }
+    rejects("x[1e400]", "invalid duration");
+    assert!(crate::promql::check_syntax("x[1e400]").is_err());
+}
+
 #[test]
 fn supported_queries_load() {
     for q in [

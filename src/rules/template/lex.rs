@@ -93,7 +93,9 @@ fn lex_action(src: &str, start: usize) -> Result<(Option<Vec<Tok>>, usize, bool)
         if let Some((end, tr)) = close(i) {
             return Ok((Some(toks), end, tr));
         }
-        let c = b[i] as char;
+        // The whole character: a byte taken as a char made 'â' of '€' "alphabetic", and the
+        // empty word after it never advanced (found by fuzzing; the lexer looped forever).
+        let c = src[i..].chars().next().unwrap_or(' ');
         let word_end = |from: usize| {
             from + src[from..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_'))

@@ -178,6 +178,10 @@ fn parse_errors_are_load_time_errors() {
     assert!(err("{{ 1 2 }}").contains("non-function"));
     assert!(err("{{ template \"x\" }}").contains("not supported"));
     assert!(err("{{ $labels.job").contains("unclosed action"));
+    // Found by fuzzing: a non-ASCII character that is not a letter looped the lexer forever.
+    assert!(err("{{ € }}").contains("unexpected '€' in command"));
+    assert!(err("{{\u{fffd}$inputs.x }}").contains("unexpected"));
+    assert!(err("{{ é }}").contains("function \"é\" not defined"));
 }
 
 #[test]
