@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::exposition::{Family, Labels};
+use crate::exposition::{Family, Labels, SUFFIX_LABEL};
 
 /// Prometheus' staleness marker: a NaN with a distinct bit pattern, written when a series that a
 /// source reported disappears from its next poll.
@@ -38,7 +38,45 @@ struct Inner {
     latest: BTreeMap<String, (Vec<Family>, HashSet<SeriesKey>)>,
 }
 
+/// One sample an ingest wrote: series, timestamp (ms), value (staleness markers included).
+pub type Written = (SeriesKey, i64, f64);
+
+/// A subscriber to everything ingests write (remote_write). Called with the store locked, so
+/// it must only queue.
+pub trait Tap: Send + Sync {
+    fn written(&self, samples: Vec<Written>);
+}
+
+/// An all-or-nothing ingest that would pass the series limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full {
+    pub limit: usize,
+    pub held: usize,
+    pub new: usize,
+}
+
+/// A sample's series key: a histogram or summary sample's suffix label becomes part of its
+/// name (`x_bucket`), and labels with empty values are left out, as Prometheus treats an empty
+/// label as an absent one.
+fn key_of(name: &Arc<str>, s: &crate::exposition::Sample) -> SeriesKey {
+    let mut name = Arc::clone(name);
+    let mut labels: Labels = Vec::with_capacity(s.labels.len());
+    for (k, v) in &s.labels {
+        if k == SUFFIX_LABEL {
+            name = Arc::from(format!("{name}{v}"));
+        } else if !v.is_empty() {
+            labels.push((k.clone(), v.clone()));
+        }
+    }
+    labels.sort();
+    SeriesKey {
+        name,
+        labels: Arc::new(labels),
+    }
+}
+
 pub struct Store {
+    tap: RwLock<Option<Arc<dyn Tap>>>,
     inner: RwLock<Inner>,
     retention_ms: AtomicI64,
     max_series: AtomicUsize,
@@ -54,6 +92,7 @@ pub struct Limits {
 impl Store {
     pub fn new(limits: Limits) -> Self {
         Store {
+            tap: RwLock::new(None),
             inner: RwLock::new(Inner::default()),
             retention_ms: AtomicI64::new(limits.retention_ms),
             max_series: AtomicUsize::new(limits.max_series),
@@ -71,30 +110,72 @@ impl Store {
     /// Records one poll of `source` taken at `now_ms`. Samples without their own timestamp get
     /// `now_ms`; series the source reported last time but not now get a staleness marker.
     pub fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) {
-        self.ingest_with(source, families, now_ms, true);
+        let _ = self.ingest_with(source, families, now_ms, true, false);
     }
 
     /// `ingest` for samples that rules read but `/metrics` serves otherwise (the host
     /// collectors, gathered live for each scrape).
     pub fn ingest_unexposed(&self, source: &str, families: Vec<Family>, now_ms: i64) {
-        self.ingest_with(source, families, now_ms, false);
+        let _ = self.ingest_with(source, families, now_ms, false, false);
     }
 
-    fn ingest_with(&self, source: &str, mut families: Vec<Family>, now_ms: i64, expose: bool) {
+    /// `ingest`, all or nothing: when the new series would pass the series limit nothing is
+    /// written (a push is applied whole or refused).
+    pub fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Full> {
+        self.ingest_with(source, families, now_ms, true, true)
+    }
+
+    /// Sets (or with `None` removes) the one subscriber to what ingests write.
+    pub fn set_tap(&self, tap: Option<Arc<dyn Tap>>) {
+        *self.tap.write().unwrap_or_else(|e| e.into_inner()) = tap;
+    }
+
+    /// What `source` reported last (exposed sources only), for a writer that changes part of it.
+    pub fn latest_of(&self, source: &str) -> Option<Vec<Family>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.latest.get(source).map(|(f, _)| f.clone())
+    }
+
+    fn ingest_with(
+        &self,
+        source: &str,
+        mut families: Vec<Family>,
+        now_ms: i64,
+        expose: bool,
+        atomic: bool,
+    ) -> Result<(), Full> {
+        let tap = self.tap.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut written: Vec<Written> = Vec::new();
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let Inner { series, latest } = &mut *inner;
+        let max_series = self.max_series.load(Ordering::Relaxed);
+        let mut keys: Vec<Vec<SeriesKey>> = families
+            .iter()
+            .map(|f| {
+                let name: Arc<str> = Arc::from(f.name.as_str());
+                f.samples.iter().map(|s| key_of(&name, s)).collect()
+            })
+            .collect();
+        if atomic {
+            let fresh: HashSet<&SeriesKey> = keys
+                .iter()
+                .flatten()
+                .filter(|k| !series.contains_key(*k))
+                .collect();
+            if series.len() + fresh.len() > max_series {
+                return Err(Full {
+                    limit: max_series,
+                    held: series.len(),
+                    new: fresh.len(),
+                });
+            }
+        }
         let mut seen = HashSet::new();
         let mut refused = 0u64;
-        let max_series = self.max_series.load(Ordering::Relaxed);
-        for f in &mut families {
-            let name: Arc<str> = Arc::from(f.name.as_str());
+        for (f, fkeys) in families.iter_mut().zip(keys.iter_mut()) {
+            let mut fkeys = fkeys.drain(..);
             f.samples.retain(|s| {
-                let mut labels = s.labels.clone();
-                labels.sort();
-                let probe = SeriesKey {
-                    name: Arc::clone(&name),
-                    labels: Arc::new(labels),
-                };
+                let probe = fkeys.next().expect("one key per sample");
                 let ts = s.timestamp_ms.unwrap_or(now_ms);
                 // The stored key is reused for `seen`, so a series' labels are held once, not
                 // once more per poll.
@@ -110,6 +191,9 @@ impl Store {
                 // Samples are appended in time order; an older or repeated one is ignored.
                 if entry.samples.back().is_none_or(|(t, _)| *t < ts) {
                     entry.samples.push_back((ts, s.value));
+                    if tap.is_some() {
+                        written.push((key.clone(), ts, s.value));
+                    }
                 }
                 seen.insert(key);
                 true
@@ -122,7 +206,11 @@ impl Store {
                         .back()
                         .is_some_and(|(t, v)| *t < now_ms && !is_stale(*v))
                     {
-                        s.samples.push_back((now_ms, f64::from_bits(STALE_NAN)));
+                        let stale = f64::from_bits(STALE_NAN);
+                        s.samples.push_back((now_ms, stale));
+                        if tap.is_some() {
+                            written.push((gone.clone(), now_ms, stale));
+                        }
                     }
                 }
             }
@@ -131,6 +219,11 @@ impl Store {
             families.clear();
         }
         latest.insert(source.to_string(), (families, seen));
+        // Still under the lock: the subscriber sees each series' samples in the order stored.
+        if let (Some(t), false) = (&tap, written.is_empty()) {
+            t.written(written);
+        }
+        drop(inner);
         if refused > 0 {
             self.refused.fetch_add(refused, Ordering::Relaxed);
             tracing::warn!(
@@ -140,6 +233,7 @@ impl Store {
                 "series limit reached; new series refused"
             );
         }
+        Ok(())
     }
 
     /// Forgets a source that no longer exists (after a reload); its series go stale.
@@ -244,138 +338,5 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fam(name: &str, series: &[(&str, f64)]) -> Family {
-        let mut f = Family::gauge(name, "h");
-        for (l, v) in series {
-            f.add(&[("target", l)], *v);
-        }
-        f
-    }
-
-    fn limits(max_series: usize) -> Limits {
-        Limits {
-            retention_ms: 60_000,
-            max_series,
-        }
-    }
-
-    #[test]
-    fn ingest_keeps_history_and_latest() {
-        let s = Store::new(limits(100));
-        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
-        s.ingest("a", vec![fam("m", &[("x", 2.0)])], 2000);
-        let r = s.range(Some("m"), |_| true, 0, 5000);
-        assert_eq!(r.len(), 1);
-        assert_eq!(r[0].1, vec![(1000, 1.0), (2000, 2.0)]);
-        assert_eq!(s.latest_families()[0].samples[0].value, 2.0);
-    }
-
-    #[test]
-    fn a_series_labels_are_held_once_across_polls() {
-        let s = Store::new(limits(100));
-        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
-        s.ingest("a", vec![fam("m", &[("x", 2.0)])], 2000);
-        let inner = s.inner.read().unwrap();
-        let (stored, _) = inner.series.iter().next().unwrap();
-        let seen = inner.latest["a"].1.iter().next().unwrap();
-        assert!(Arc::ptr_eq(&stored.labels, &seen.labels));
-    }
-
-    #[test]
-    fn vanished_series_get_a_staleness_marker() {
-        let s = Store::new(limits(100));
-        s.ingest("a", vec![fam("m", &[("x", 1.0), ("y", 5.0)])], 1000);
-        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 2000);
-        let y = s.range(
-            Some("m"),
-            |k| k.labels.iter().any(|(_, v)| v == "y"),
-            0,
-            5000,
-        );
-        assert_eq!(y[0].1.len(), 2);
-        assert!(is_stale(y[0].1[1].1));
-        assert_eq!(s.latest_families()[0].samples.len(), 1);
-    }
-
-    #[test]
-    fn series_over_the_limit_are_refused_and_counted() {
-        let s = Store::new(limits(2));
-        s.ingest(
-            "a",
-            vec![fam("m", &[("1", 1.0), ("2", 1.0), ("3", 1.0)])],
-            1000,
-        );
-        assert_eq!(s.range(Some("m"), |_| true, 0, 5000).len(), 2);
-        let refused = s
-            .families()
-            .into_iter()
-            .find(|f| f.name == "telltale_store_series_refused_total")
-            .unwrap();
-        assert_eq!(refused.samples[0].value, 1.0);
-        // Existing series still take new samples at the limit.
-        s.ingest("a", vec![fam("m", &[("1", 2.0)])], 2000);
-        assert_eq!(
-            s.range(Some("m"), |k| k.labels[0].1 == "1", 0, 5000)[0]
-                .1
-                .len(),
-            2
-        );
-    }
-
-    #[test]
-    fn retention_drops_old_samples_and_empty_series() {
-        let s = Store::new(limits(100));
-        s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
-        s.ingest("a", vec![fam("m", &[("x", 2.0)])], 70_000);
-        s.compact(70_000);
-        assert_eq!(
-            s.range(Some("m"), |_| true, 0, 100_000)[0].1,
-            vec![(70_000, 2.0)]
-        );
-        s.remove_source("a", 80_000);
-        s.compact(200_000);
-        assert!(s.range(Some("m"), |_| true, 0, 300_000).is_empty());
-        assert!(s.sources().is_empty());
-    }
-
-    #[test]
-    fn source_timestamps_are_kept_and_out_of_order_ignored() {
-        let s = Store::new(limits(100));
-        let mut f = fam("m", &[("x", 1.0)]);
-        f.samples[0].timestamp_ms = Some(500);
-        s.ingest("z", vec![f.clone()], 1000);
-        f.samples[0].timestamp_ms = Some(400);
-        f.samples[0].value = 9.0;
-        s.ingest("z", vec![f], 2000);
-        assert_eq!(s.range(Some("m"), |_| true, 0, 5000)[0].1, vec![(500, 1.0)]);
-    }
-
-    #[test]
-    fn concurrent_writers_and_readers() {
-        let s = Arc::new(Store::new(limits(10_000)));
-        let handles: Vec<_> = (0..4)
-            .map(|w| {
-                let s = Arc::clone(&s);
-                std::thread::spawn(move || {
-                    for i in 0..200 {
-                        s.ingest(
-                            &format!("src{w}"),
-                            vec![fam("m", &[(&format!("{w}"), i as f64)])],
-                            1000 + i,
-                        );
-                        let _ = s.latest_families();
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        let r = s.range(Some("m"), |_| true, 0, i64::MAX);
-        assert_eq!(r.len(), 4);
-        assert!(r.iter().all(|(_, pts)| pts.len() == 200));
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;
