@@ -1,0 +1,534 @@
+//! The push registry: what the checks need about every group, the limits, and the writes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use super::config::PushConfig;
+use super::grouping::GroupKey;
+use super::text::{PUSH_FAILURE_TIME, PUSH_TIME};
+use super::SOURCE_PREFIX;
+use crate::exposition::{Family, Labels, MetricType};
+use crate::store::Store;
+
+/// The store source of `/api/v1/metrics` pushes (one group without grouping labels).
+const API_SOURCE: &str = "push:api";
+
+/// `PUT` replaces the group; `POST` replaces only the metric names it pushes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Replace,
+    Merge,
+}
+
+/// A refused request: HTTP status, the `reason` label of `telltale_push_rejected_total`, and
+/// the message the client gets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub status: u16,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(status: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every reason, so the counter shows each from the start.
+pub const REASONS: &[&str] = &[
+    "body_too_large",
+    "too_many_samples",
+    "malformed",
+    "invalid",
+    "unsupported_media_type",
+    "group_series_limit",
+    "job_series_limit",
+    "series_limit",
+    "storage_full",
+];
+
+struct Group {
+    key: GroupKey,
+    /// Pushed families by name: type and series count (push times not included).
+    names: BTreeMap<String, (MetricType, usize)>,
+    series: usize,
+    push_time: f64,
+    failure_time: f64,
+    updated_ms: i64,
+}
+
+#[derive(Default)]
+struct State {
+    groups: BTreeMap<String, Group>,
+    /// Metric name → its type and how many groups push it (pushgateway keeps a name's type
+    /// the same across groups).
+    types: HashMap<String, (MetricType, usize)>,
+    series: usize,
+    per_job: HashMap<String, usize>,
+    /// When each `/api/v1/metrics` series was last pushed (for expiry), by name and labels.
+    api_pushed: HashMap<(String, Labels), i64>,
+}
+
+pub struct Registry {
+    store: Arc<Store>,
+    cfg: RwLock<(Option<PushConfig>, Duration)>,
+    state: Mutex<State>,
+    rejected: Mutex<BTreeMap<&'static str, u64>>,
+    accepted: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn samples_of(fams: &[Family]) -> usize {
+    fams.iter().map(|f| f.samples.len()).sum()
+}
+
+fn series_of(fams: &[Family]) -> usize {
+    fams.iter()
+        .filter(|f| f.name != PUSH_TIME && f.name != PUSH_FAILURE_TIME)
+        .map(|f| f.samples.len())
+        .sum()
+}
+
+/// The group's `push_time_seconds` and `push_failure_time_seconds`, labelled as its metrics.
+fn push_times(key: &GroupKey, ok: f64, failed: f64) -> [Family; 2] {
+    let mut labels: Vec<(&str, &str)> = key.0.iter().map(|(k, v)| (&**k, &**v)).collect();
+    if key.get("instance").is_none() {
+        labels.push(("instance", ""));
+    }
+    [
+        Family::gauge(
+            PUSH_TIME,
+            "Last Unix time when changing this group in the Pushgateway succeeded.",
+        )
+        .with(&labels, ok),
+        Family::gauge(
+            PUSH_FAILURE_TIME,
+            "Last Unix time when changing this group in the Pushgateway failed.",
+        )
+        .with(&labels, failed),
+    ]
+}
+
+impl Registry {
+    pub fn new(store: Arc<Store>) -> Self {
+        Registry {
+            store,
+            cfg: RwLock::new((None, Duration::from_secs(15))),
+            state: Mutex::new(State::default()),
+            rejected: Mutex::new(REASONS.iter().map(|r| (*r, 0)).collect()),
+            accepted: AtomicU64::new(0),
+        }
+    }
+
+    /// Applies a configuration (start and each reload); `None` turns push off and deletes the
+    /// groups. `refresh` is how often groups are re-ingested (the scrape interval).
+    pub fn configure(&self, cfg: Option<PushConfig>, refresh: Duration, now_ms: i64) {
+        if cfg.is_none() {
+            let mut st = lock(&self.state);
+            for id in std::mem::take(&mut st.groups).into_keys() {
+                self.store.remove_source(&id, now_ms);
+            }
+            *st = State::default();
+        }
+        *self.cfg.write().unwrap_or_else(|e| e.into_inner()) = (cfg, refresh);
+    }
+
+    pub fn config(&self) -> Option<PushConfig> {
+        self.cfg.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    pub fn refresh_interval(&self) -> Duration {
+        self.cfg.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// Counts a refusal and hands it back (for `?`).
+    pub fn refuse(&self, r: Refusal) -> Refusal {
+        *lock(&self.rejected).entry(r.reason).or_default() += 1;
+        tracing::debug!(reason = r.reason, err = %r.message, "push refused");
+        r
+    }
+
+    fn enabled(&self) -> Result<PushConfig, Refusal> {
+        self.config().ok_or_else(|| {
+            Refusal::new(
+                404,
+                "disabled",
+                "push is not enabled: add a push: section to the config\n",
+            )
+        })
+    }
+
+    fn check_request(&self, cfg: &PushConfig, fams: &[Family]) -> Result<(), Refusal> {
+        let n = samples_of(fams);
+        if n > cfg.max_samples_per_request {
+            return Err(Refusal::new(
+                413,
+                "too_many_samples",
+                format!(
+                    "push refused: {n} samples in one request exceed push.max_samples_per_request ({})",
+                    cfg.max_samples_per_request
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A pushgateway-style push to group `key`.
+    pub fn push(
+        &self,
+        key: &GroupKey,
+        fams: Vec<Family>,
+        mode: Mode,
+        now_ms: i64,
+    ) -> Result<usize, Refusal> {
+        let cfg = self.enabled()?;
+        let id = format!("{SOURCE_PREFIX}{}", key.display());
+        let samples = samples_of(&fams);
+        let mut st = lock(&self.state);
+        let res = self.check_request(&cfg, &fams).and_then(|()| {
+            let pushed: HashSet<String> = fams.iter().map(|f| f.name.clone()).collect();
+            let mut all = match mode {
+                Mode::Replace => fams,
+                Mode::Merge => {
+                    let mut cur = self.store.latest_of(&id).unwrap_or_default();
+                    cur.retain(|f| !pushed.contains(&f.name));
+                    cur.extend(fams);
+                    cur
+                }
+            };
+            all.retain(|f| f.name != PUSH_TIME && f.name != PUSH_FAILURE_TIME);
+            self.write(&mut st, &cfg, &id, key, all, now_ms)
+        });
+        match res {
+            Ok(_) => {
+                self.accepted.fetch_add(samples as u64, Ordering::Relaxed);
+                Ok(samples)
+            }
+            Err(r) => {
+                self.record_failure(&mut st, &id, now_ms);
+                Err(self.refuse(r))
+            }
+        }
+    }
+
+    /// Checks and writes a group's complete new family set (push times added here).
+    fn write(
+        &self,
+        st: &mut State,
+        cfg: &PushConfig,
+        id: &str,
+        key: &GroupKey,
+        mut all: Vec<Family>,
+        now_ms: i64,
+    ) -> Result<usize, Refusal> {
+        let old = st.groups.get(id);
+        for f in &all {
+            if let Some((kind, users)) = st.types.get(&f.name) {
+                let own = old.and_then(|g| g.names.get(&f.name)).is_some();
+                if *kind != f.kind && *users > usize::from(own) {
+                    return Err(Refusal::new(
+                        400,
+                        "invalid",
+                        format!(
+                            "pushed metrics are inconsistent with existing metrics: {} is a {} elsewhere, pushed as {}",
+                            f.name,
+                            kind.text(),
+                            f.kind.text()
+                        ),
+                    ));
+                }
+            }
+        }
+        let series = series_of(&all);
+        let old_series = old.map_or(0, |g| g.series);
+        let job = key.job().to_string();
+        let job_series = st.per_job.get(&job).copied().unwrap_or(0) - old_series + series;
+        let total = st.series - old_series + series;
+        let over = |what: &str, reason, have: usize, limit: usize| {
+            Refusal::new(
+                422,
+                reason,
+                format!("push refused: {have} series would pass {what} ({limit})"),
+            )
+        };
+        if series > cfg.max_series_per_group {
+            return Err(over(
+                "push.max_series_per_group",
+                "group_series_limit",
+                series,
+                cfg.max_series_per_group,
+            ));
+        }
+        if !job.is_empty() && job_series > cfg.max_series_per_job {
+            return Err(over(
+                "push.max_series_per_job",
+                "job_series_limit",
+                job_series,
+                cfg.max_series_per_job,
+            ));
+        }
+        if total > cfg.max_series {
+            return Err(over(
+                "push.max_series",
+                "series_limit",
+                total,
+                cfg.max_series,
+            ));
+        }
+        let names: BTreeMap<String, (MetricType, usize)> = all
+            .iter()
+            .map(|f| (f.name.clone(), (f.kind, f.samples.len())))
+            .collect();
+        let now_s = now_ms as f64 / 1000.0;
+        let failure_time = old.map_or(0.0, |g| g.failure_time);
+        if !key.0.is_empty() {
+            all.extend(push_times(key, now_s, failure_time));
+        }
+        self.store.try_ingest(id, all, now_ms).map_err(|full| {
+            Refusal::new(
+                422,
+                "storage_full",
+                format!(
+                    "push refused: {} new series would pass storage.max_series ({}; {} held)",
+                    full.new, full.limit, full.held
+                ),
+            )
+        })?;
+        if let Some(g) = st.groups.remove(id) {
+            st.series -= g.series;
+            *st.per_job.entry(g.key.job().to_string()).or_default() -= g.series;
+            for name in g.names.keys() {
+                forget_type(&mut st.types, name);
+            }
+        }
+        for (name, (kind, _)) in &names {
+            st.types.entry(name.clone()).or_insert((*kind, 0)).1 += 1;
+        }
+        st.series += series;
+        *st.per_job.entry(job).or_default() += series;
+        st.groups.insert(
+            id.to_string(),
+            Group {
+                key: key.clone(),
+                names,
+                series,
+                push_time: now_s,
+                failure_time,
+                updated_ms: now_ms,
+            },
+        );
+        Ok(series)
+    }
+
+    /// Pushgateway records a failed change in the group's `push_failure_time_seconds`. Only
+    /// existing groups are touched: failed pushes never create state.
+    fn record_failure(&self, st: &mut State, id: &str, now_ms: i64) {
+        let Some(g) = st.groups.get_mut(id) else {
+            return;
+        };
+        g.failure_time = now_ms as f64 / 1000.0;
+        if g.key.0.is_empty() {
+            return;
+        }
+        let mut fams = self.store.latest_of(id).unwrap_or_default();
+        fams.retain(|f| f.name != PUSH_TIME && f.name != PUSH_FAILURE_TIME);
+        fams.extend(push_times(&g.key, g.push_time, g.failure_time));
+        self.store.ingest(id, fams, now_ms);
+    }
+
+    /// Deletes a group (its series go stale). Deleting a group that does not exist is no error.
+    pub fn delete(&self, key: &GroupKey, now_ms: i64) -> Result<(), Refusal> {
+        self.enabled()?;
+        let id = format!("{SOURCE_PREFIX}{}", key.display());
+        let mut st = lock(&self.state);
+        self.remove(&mut st, &id, now_ms);
+        Ok(())
+    }
+
+    fn remove(&self, st: &mut State, id: &str, now_ms: i64) {
+        if let Some(g) = st.groups.remove(id) {
+            st.series -= g.series;
+            *st.per_job.entry(g.key.job().to_string()).or_default() -= g.series;
+            for name in g.names.keys() {
+                forget_type(&mut st.types, name);
+            }
+            self.store.remove_source(id, now_ms);
+        }
+    }
+
+    /// A `/api/v1/metrics` push: its series replace the same series (name and labels) in the
+    /// API group, the others stay.
+    pub fn push_api(&self, fams: Vec<Family>, now_ms: i64) -> Result<usize, Refusal> {
+        let cfg = self.enabled()?;
+        let samples = samples_of(&fams);
+        let mut st = lock(&self.state);
+        let res = self.check_request(&cfg, &fams).and_then(|()| {
+            let pushed: Vec<(String, Labels)> = fams
+                .iter()
+                .flat_map(|f| f.samples.iter().map(|s| (f.name.clone(), s.labels.clone())))
+                .collect();
+            let mut cur = self.store.latest_of(API_SOURCE).unwrap_or_default();
+            merge_series(&mut cur, fams)?;
+            self.write(
+                &mut st,
+                &cfg,
+                API_SOURCE,
+                &GroupKey(Vec::new()),
+                cur,
+                now_ms,
+            )?;
+            for k in pushed {
+                st.api_pushed.insert(k, now_ms);
+            }
+            self.accepted.fetch_add(samples as u64, Ordering::Relaxed);
+            Ok(samples)
+        });
+        res.map_err(|r| {
+            self.record_failure(&mut st, API_SOURCE, now_ms);
+            self.refuse(r)
+        })
+    }
+
+    /// Expires what was not pushed for `expire_after`, then re-ingests every group at `now`.
+    pub fn tick(&self, now_ms: i64) {
+        let Some(cfg) = self.config() else { return };
+        let mut st = lock(&self.state);
+        if let Some(exp) = cfg.expire_after {
+            let cutoff = now_ms - exp.as_millis() as i64;
+            let old: Vec<String> = st
+                .groups
+                .iter()
+                .filter(|(id, g)| id.as_str() != API_SOURCE && g.updated_ms < cutoff)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in old {
+                tracing::info!(group = %id, "push group expired");
+                self.remove(&mut st, &id, now_ms);
+            }
+            self.expire_api(&mut st, &cfg, cutoff, now_ms);
+        }
+        let ids: Vec<String> = st.groups.keys().cloned().collect();
+        for id in ids {
+            if let Some(fams) = self.store.latest_of(&id) {
+                self.store.ingest(&id, fams, now_ms);
+            }
+        }
+    }
+
+    fn expire_api(&self, st: &mut State, cfg: &PushConfig, cutoff: i64, now_ms: i64) {
+        let before = st.api_pushed.len();
+        st.api_pushed.retain(|_, t| *t >= cutoff);
+        if st.api_pushed.len() == before {
+            return;
+        }
+        if st.api_pushed.is_empty() {
+            self.remove(st, API_SOURCE, now_ms);
+            return;
+        }
+        let mut cur = self.store.latest_of(API_SOURCE).unwrap_or_default();
+        for f in &mut cur {
+            let name = f.name.clone();
+            f.samples.retain(|s| {
+                st.api_pushed
+                    .contains_key(&(name.clone(), s.labels.clone()))
+            });
+        }
+        cur.retain(|f| !f.samples.is_empty());
+        let (updated, failure) = st
+            .groups
+            .get(API_SOURCE)
+            .map_or((now_ms, 0.0), |g| (g.updated_ms, g.failure_time));
+        if self
+            .write(st, cfg, API_SOURCE, &GroupKey(Vec::new()), cur, now_ms)
+            .is_ok()
+        {
+            if let Some(g) = st.groups.get_mut(API_SOURCE) {
+                (g.updated_ms, g.failure_time) = (updated, failure);
+            }
+        }
+    }
+
+    pub fn families(&self, out: &mut Vec<Family>) {
+        let (groups, series) = {
+            let st = lock(&self.state);
+            (st.groups.len(), st.series)
+        };
+        out.push(
+            Family::gauge("telltale_push_groups", "Push groups held.").with(&[], groups as f64),
+        );
+        out.push(
+            Family::gauge("telltale_push_series", "Series held by push groups.")
+                .with(&[], series as f64),
+        );
+        out.push(
+            Family::counter(
+                "telltale_push_samples_total",
+                "Samples accepted by push requests.",
+            )
+            .with(&[], self.accepted.load(Ordering::Relaxed) as f64),
+        );
+        let mut rej = Family::counter(
+            "telltale_push_rejected_total",
+            "Push requests refused, by reason (the limit or check that refused them).",
+        );
+        for (reason, n) in lock(&self.rejected).iter() {
+            rej.add(&[("reason", reason)], *n as f64);
+        }
+        out.push(rej);
+    }
+}
+
+fn forget_type(types: &mut HashMap<String, (MetricType, usize)>, name: &str) {
+    if let Some(e) = types.get_mut(name) {
+        e.1 -= 1;
+        if e.1 == 0 {
+            types.remove(name);
+        }
+    }
+}
+
+/// Puts `fams`' samples into `cur`, replacing samples of the same series unless older.
+fn merge_series(cur: &mut Vec<Family>, fams: Vec<Family>) -> Result<(), Refusal> {
+    for f in fams {
+        let Some(have) = cur.iter_mut().find(|c| c.name == f.name) else {
+            cur.push(f);
+            continue;
+        };
+        if have.kind != f.kind {
+            return Err(Refusal::new(
+                400,
+                "invalid",
+                format!(
+                    "pushed metrics are inconsistent with existing metrics: {} was pushed as {}, now as {}",
+                    f.name,
+                    have.kind.text(),
+                    f.kind.text()
+                ),
+            ));
+        }
+        let index: HashMap<Labels, usize> = have
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.labels.clone(), i))
+            .collect();
+        for s in f.samples {
+            match index.get(&s.labels) {
+                Some(&i) if have.samples[i].timestamp_ms <= s.timestamp_ms => have.samples[i] = s,
+                Some(_) => {}
+                None => have.samples.push(s),
+            }
+        }
+    }
+    Ok(())
+}
