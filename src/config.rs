@@ -22,6 +22,9 @@ pub struct Config {
     /// `rule_files` and the `rules:` section.
     pub rules: crate::rules::settings::RulesConfig,
     pub alerting: crate::notify::config::AlertingConfig,
+    /// Push ingest; off without a `push:` section.
+    pub push: Option<crate::push::PushConfig>,
+    pub remote_write: Vec<crate::remote_write::RemoteWriteConfig>,
 }
 
 /// Bounds of the in-memory sample store.
@@ -116,6 +119,8 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         json_targets: Vec::new(),
         rules: Default::default(),
         alerting: Default::default(),
+        push: None,
+        remote_write: Vec::new(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -146,6 +151,12 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("alerting") {
         cfg.alerting = crate::notify::config::decode(d, n, "alerting");
+    }
+    if let Some(n) = f.get("push") {
+        cfg.push = Some(crate::push::config::decode(d, n, "push"));
+    }
+    if let Some(n) = f.get("remote_write") {
+        cfg.remote_write = crate::remote_write::config::decode(d, n, "remote_write");
     }
     f.finish(d, "config");
     cfg

@@ -10,6 +10,8 @@ mod exposition;
 mod logging;
 mod notify;
 mod promql;
+mod push;
+mod remote_write;
 mod rules;
 mod selfmetrics;
 mod server;

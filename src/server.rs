@@ -32,7 +32,9 @@ pub fn router(app: Arc<App>) -> Router {
     if telemetry != "/" {
         r = r.route("/", get(landing));
     }
-    r.route(&telemetry, get(metrics)).with_state(app)
+    r.route(&telemetry, get(metrics))
+        .merge(crate::push::http::routes())
+        .with_state(app)
 }
 
 /// Splits a query string into decoded pairs (`collect%5B%5D=cpu` → `("collect[]", "cpu")`).
