@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Router;
 
-use super::state::{Mode, Refusal, Registry};
 use super::{grouping, json, text};
+use super::{Mode, Refusal, Registry};
 use crate::app::App;
 
 pub fn routes() -> Router<Arc<App>> {

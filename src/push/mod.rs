@@ -14,10 +14,12 @@ pub mod config;
 pub mod grouping;
 pub mod http;
 pub mod json;
+mod refusal;
 mod state;
 pub mod text;
 
 pub use config::PushConfig;
+pub use refusal::{Mode, Refusal};
 pub use state::Registry;
 
 /// Store sources of push groups start with this; reloads leave them alone.

@@ -7,54 +7,19 @@ use std::time::Duration;
 
 use super::config::PushConfig;
 use super::grouping::GroupKey;
-use super::text::{PUSH_FAILURE_TIME, PUSH_TIME};
+use super::refusal::{Mode, Refusal, REASONS};
+use super::text::{push_times, PUSH_FAILURE_TIME, PUSH_TIME};
 use super::SOURCE_PREFIX;
 use crate::exposition::{Family, Labels, MetricType};
 use crate::store::Store;
 
+#[path = "api.rs"]
+mod api;
+
 /// The store source of `/api/v1/metrics` pushes (one group without grouping labels).
-const API_SOURCE: &str = "push:api";
+pub(super) const API_SOURCE: &str = "push:api";
 
-/// `PUT` replaces the group; `POST` replaces only the metric names it pushes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Replace,
-    Merge,
-}
-
-/// A refused request: HTTP status, the `reason` label of `telltale_push_rejected_total`, and
-/// the message the client gets.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Refusal {
-    pub status: u16,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl Refusal {
-    pub fn new(status: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Refusal {
-            status,
-            reason,
-            message: message.into(),
-        }
-    }
-}
-
-/// Every reason, so the counter shows each from the start.
-pub const REASONS: &[&str] = &[
-    "body_too_large",
-    "too_many_samples",
-    "malformed",
-    "invalid",
-    "unsupported_media_type",
-    "group_series_limit",
-    "job_series_limit",
-    "series_limit",
-    "storage_full",
-];
-
-struct Group {
+pub(super) struct Group {
     key: GroupKey,
     /// Pushed families by name: type and series count (push times not included).
     names: BTreeMap<String, (MetricType, usize)>,
@@ -65,7 +30,7 @@ struct Group {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     groups: BTreeMap<String, Group>,
     /// Metric name → its type and how many groups push it (pushgateway keeps a name's type
     /// the same across groups).
@@ -84,11 +49,11 @@ pub struct Registry {
     accepted: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn samples_of(fams: &[Family]) -> usize {
+pub(super) fn samples_of(fams: &[Family]) -> usize {
     fams.iter().map(|f| f.samples.len()).sum()
 }
 
@@ -97,26 +62,6 @@ fn series_of(fams: &[Family]) -> usize {
         .filter(|f| f.name != PUSH_TIME && f.name != PUSH_FAILURE_TIME)
         .map(|f| f.samples.len())
         .sum()
-}
-
-/// The group's `push_time_seconds` and `push_failure_time_seconds`, labelled as its metrics.
-fn push_times(key: &GroupKey, ok: f64, failed: f64) -> [Family; 2] {
-    let mut labels: Vec<(&str, &str)> = key.0.iter().map(|(k, v)| (&**k, &**v)).collect();
-    if key.get("instance").is_none() {
-        labels.push(("instance", ""));
-    }
-    [
-        Family::gauge(
-            PUSH_TIME,
-            "Last Unix time when changing this group in the Pushgateway succeeded.",
-        )
-        .with(&labels, ok),
-        Family::gauge(
-            PUSH_FAILURE_TIME,
-            "Last Unix time when changing this group in the Pushgateway failed.",
-        )
-        .with(&labels, failed),
-    ]
 }
 
 impl Registry {
@@ -366,39 +311,6 @@ impl Registry {
         }
     }
 
-    /// A `/api/v1/metrics` push: its series replace the same series (name and labels) in the
-    /// API group, the others stay.
-    pub fn push_api(&self, fams: Vec<Family>, now_ms: i64) -> Result<usize, Refusal> {
-        let cfg = self.enabled()?;
-        let samples = samples_of(&fams);
-        let mut st = lock(&self.state);
-        let res = self.check_request(&cfg, &fams).and_then(|()| {
-            let pushed: Vec<(String, Labels)> = fams
-                .iter()
-                .flat_map(|f| f.samples.iter().map(|s| (f.name.clone(), s.labels.clone())))
-                .collect();
-            let mut cur = self.store.latest_of(API_SOURCE).unwrap_or_default();
-            merge_series(&mut cur, fams)?;
-            self.write(
-                &mut st,
-                &cfg,
-                API_SOURCE,
-                &GroupKey(Vec::new()),
-                cur,
-                now_ms,
-            )?;
-            for k in pushed {
-                st.api_pushed.insert(k, now_ms);
-            }
-            self.accepted.fetch_add(samples as u64, Ordering::Relaxed);
-            Ok(samples)
-        });
-        res.map_err(|r| {
-            self.record_failure(&mut st, API_SOURCE, now_ms);
-            self.refuse(r)
-        })
-    }
-
     /// Expires what was not pushed for `expire_after`, then re-ingests every group at `now`.
     pub fn tick(&self, now_ms: i64) {
         let Some(cfg) = self.config() else { return };
@@ -421,39 +333,6 @@ impl Registry {
         for id in ids {
             if let Some(fams) = self.store.latest_of(&id) {
                 self.store.ingest(&id, fams, now_ms);
-            }
-        }
-    }
-
-    fn expire_api(&self, st: &mut State, cfg: &PushConfig, cutoff: i64, now_ms: i64) {
-        let before = st.api_pushed.len();
-        st.api_pushed.retain(|_, t| *t >= cutoff);
-        if st.api_pushed.len() == before {
-            return;
-        }
-        if st.api_pushed.is_empty() {
-            self.remove(st, API_SOURCE, now_ms);
-            return;
-        }
-        let mut cur = self.store.latest_of(API_SOURCE).unwrap_or_default();
-        for f in &mut cur {
-            let name = f.name.clone();
-            f.samples.retain(|s| {
-                st.api_pushed
-                    .contains_key(&(name.clone(), s.labels.clone()))
-            });
-        }
-        cur.retain(|f| !f.samples.is_empty());
-        let (updated, failure) = st
-            .groups
-            .get(API_SOURCE)
-            .map_or((now_ms, 0.0), |g| (g.updated_ms, g.failure_time));
-        if self
-            .write(st, cfg, API_SOURCE, &GroupKey(Vec::new()), cur, now_ms)
-            .is_ok()
-        {
-            if let Some(g) = st.groups.get_mut(API_SOURCE) {
-                (g.updated_ms, g.failure_time) = (updated, failure);
             }
         }
     }
@@ -495,40 +374,4 @@ fn forget_type(types: &mut HashMap<String, (MetricType, usize)>, name: &str) {
             types.remove(name);
         }
     }
-}
-
-/// Puts `fams`' samples into `cur`, replacing samples of the same series unless older.
-fn merge_series(cur: &mut Vec<Family>, fams: Vec<Family>) -> Result<(), Refusal> {
-    for f in fams {
-        let Some(have) = cur.iter_mut().find(|c| c.name == f.name) else {
-            cur.push(f);
-            continue;
-        };
-        if have.kind != f.kind {
-            return Err(Refusal::new(
-                400,
-                "invalid",
-                format!(
-                    "pushed metrics are inconsistent with existing metrics: {} was pushed as {}, now as {}",
-                    f.name,
-                    have.kind.text(),
-                    f.kind.text()
-                ),
-            ));
-        }
-        let index: HashMap<Labels, usize> = have
-            .samples
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.labels.clone(), i))
-            .collect();
-        for s in f.samples {
-            match index.get(&s.labels) {
-                Some(&i) if have.samples[i].timestamp_ms <= s.timestamp_ms => have.samples[i] = s,
-                Some(_) => {}
-                None => have.samples.push(s),
-            }
-        }
-    }
-    Ok(())
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::grouping::{self, GroupKey};
-use super::state::{Mode, Refusal, Registry};
 use super::{json, text, PushConfig};
+use super::{Mode, Refusal, Registry};
 use crate::exposition::{encode, normalize, Family, Format};
 use crate::store::{Limits, Store};
 

@@ -127,6 +127,26 @@ fn convert(pf: ParsedFamily, key: &GroupKey) -> Result<Family, String> {
     Ok(fam)
 }
 
+/// The group's `push_time_seconds` and `push_failure_time_seconds`, labelled as its metrics.
+pub fn push_times(key: &GroupKey, ok: f64, failed: f64) -> [Family; 2] {
+    let mut labels: Vec<(&str, &str)> = key.0.iter().map(|(k, v)| (&**k, &**v)).collect();
+    if key.get("instance").is_none() {
+        labels.push(("instance", ""));
+    }
+    [
+        Family::gauge(
+            PUSH_TIME,
+            "Last Unix time when changing this group in the Pushgateway succeeded.",
+        )
+        .with(&labels, ok),
+        Family::gauge(
+            PUSH_FAILURE_TIME,
+            "Last Unix time when changing this group in the Pushgateway failed.",
+        )
+        .with(&labels, failed),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
