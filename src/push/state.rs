@@ -185,7 +185,7 @@ impl Registry {
                         400,
                         "invalid",
                         format!(
-                            "pushed metrics are inconsistent with existing metrics: {} is a {} elsewhere, pushed as {}",
+                            "pushed metrics are inconsistent with existing metrics: {} is {} in another group, pushed as {}",
                             f.name,
                             kind.text(),
                             f.kind.text()

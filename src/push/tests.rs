@@ -199,7 +199,7 @@ fn a_name_keeps_its_type_across_groups() {
     assert_eq!((r.status, r.reason), (400, "invalid"));
     assert!(
         r.message
-            .contains("foo is a counter elsewhere, pushed as gauge"),
+            .contains("foo is counter in another group, pushed as gauge"),
         "{}",
         r.message
     );
