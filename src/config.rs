@@ -356,10 +356,11 @@ pub fn secret(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn errors(text: &str) -> Vec<String> {
+    /// Every problem `parse` finds in `text` (as file `c.yml`), as printed.
+    pub(crate) fn errors(text: &str) -> Vec<String> {
         match parse("c.yml", text) {
             Ok(_) => Vec::new(),
             Err(ds) => ds.iter().map(|d| d.to_string()).collect(),

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::sources::http::parse_size;
+use crate::notify::config::{positive_count, positive_duration};
+use crate::sources::http::decode_size;
 use crate::yaml::{Decoder, Node};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -37,18 +38,8 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> PushConfig {
     let Some(mut f) = d.map(n, path) else {
         return c;
     };
-    if let Some(v) = f.get("max_body_size") {
-        let at = f.at("max_body_size");
-        if let Some(s) = d.string(v, &at) {
-            match parse_size(&s) {
-                Some(b) if b > 0 => c.max_body_size = b,
-                _ => d.error(
-                    v.pos,
-                    &at,
-                    format!("not a size: {s:?} (e.g. 16MiB, 512KiB, 1048576)"),
-                ),
-            }
-        }
+    if let Some(v) = decode_size(d, &mut f, "max_body_size") {
+        c.max_body_size = v;
     }
     for (key, into) in [
         ("max_samples_per_request", &mut c.max_samples_per_request),
@@ -56,15 +47,9 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> PushConfig {
         ("max_series_per_job", &mut c.max_series_per_job),
         ("max_series", &mut c.max_series),
     ] {
-        if let Some(v) = f.get(key) {
-            match d.u64(v, &f.at(key)) {
-                Some(0) => d.error(v.pos, &f.at(key), "must be greater than 0"),
-                Some(x) => *into = x as usize,
-                None => {}
-            }
-        }
+        positive_count(d, &mut f, key, into);
     }
-    if let Some(v) = crate::notify::config::positive_duration(d, &mut f, "expire_after") {
+    if let Some(v) = positive_duration(d, &mut f, "expire_after") {
         c.expire_after = Some(v);
     }
     f.finish(d, "push");
@@ -74,13 +59,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> PushConfig {
 #[cfg(test)]
 mod tests {
     use crate::config::parse;
-
-    fn errors(text: &str) -> Vec<String> {
-        match parse("c.yml", text) {
-            Ok(_) => Vec::new(),
-            Err(ds) => ds.iter().map(|d| d.to_string()).collect(),
-        }
-    }
+    use crate::config::tests::errors;
 
     #[test]
     fn push_is_off_without_the_section_and_defaults_with_it() {
@@ -107,7 +86,7 @@ mod tests {
         assert_eq!(
             errors("push:\n  max_body_size: lots\n  max_series_per_job: 0\n  expire_after: 0s\n  bogus: 1\n"),
             [
-                "c.yml:2:18: push.max_body_size: not a size: \"lots\" (e.g. 16MiB, 512KiB, 1048576)",
+                "c.yml:2:18: push.max_body_size: not a size: \"lots\" (e.g. 4MiB, 512KiB, 1048576)",
                 "c.yml:3:23: push.max_series_per_job: must be greater than 0",
                 "c.yml:4:17: push.expire_after: must be greater than 0",
                 "c.yml:5:3: push: unknown field \"bogus\" in push",

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::notify::config::{decode_http, positive_duration, required_url};
+use crate::notify::config::{decode_http, positive_count, positive_duration, required_url};
 use crate::sources::http::HttpConfig;
 use crate::yaml::{Decoder, Node};
 
@@ -58,18 +58,8 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Vec<RemoteWriteConfig> {
             let pos = f.get("name").map_or(item.pos, |v| v.pos);
             d.error(pos, &p, format!("duplicate remote_write name {:?}", c.name));
         }
-        for (key, into) in [
-            ("queue_capacity", &mut c.queue_capacity),
-            ("batch_size", &mut c.batch_size),
-        ] {
-            if let Some(v) = f.get(key) {
-                match d.u64(v, &f.at(key)) {
-                    Some(0) => d.error(v.pos, &f.at(key), "must be greater than 0"),
-                    Some(x) => *into = x as usize,
-                    None => {}
-                }
-            }
-        }
+        positive_count(d, &mut f, "queue_capacity", &mut c.queue_capacity);
+        positive_count(d, &mut f, "batch_size", &mut c.batch_size);
         if c.batch_size > c.queue_capacity {
             let pos = f.get("batch_size").map_or(item.pos, |v| v.pos);
             d.error(
@@ -105,13 +95,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Vec<RemoteWriteConfig> {
 #[cfg(test)]
 mod tests {
     use crate::config::parse;
-
-    fn errors(text: &str) -> Vec<String> {
-        match parse("c.yml", text) {
-            Ok(_) => Vec::new(),
-            Err(ds) => ds.iter().map(|d| d.to_string()).collect(),
-        }
-    }
+    use crate::config::tests::errors;
 
     #[test]
     fn entries_with_defaults_auth_and_labels() {

@@ -167,10 +167,11 @@ mod tests {
     use super::*;
 
     fn l(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        let mut out = Labels::new();
+        for (k, v) in pairs {
+            out.push((k.to_string(), v.to_string()));
+        }
+        out
     }
 
     #[test]
