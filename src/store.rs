@@ -2,6 +2,7 @@
 //! families and the rules engine reads recent samples per series. Bounded by a retention window
 //! and a series limit; over the limit new series are refused and counted, never a crash.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -68,7 +69,9 @@ fn key_of(name: &Arc<str>, s: &crate::exposition::Sample) -> SeriesKey {
             labels.push((k.clone(), v.clone()));
         }
     }
-    labels.sort();
+    if !labels.is_sorted() {
+        labels.sort();
+    }
     SeriesKey {
         name,
         labels: Arc::new(labels),
@@ -156,7 +159,9 @@ impl Store {
                 f.samples.iter().map(|s| key_of(&name, s)).collect()
             })
             .collect();
-        if atomic {
+        let incoming: usize = keys.iter().map(Vec::len).sum();
+        // Only a request that could pass the limit pays for counting its new series.
+        if atomic && series.len() + incoming > max_series {
             let fresh: HashSet<&SeriesKey> = keys
                 .iter()
                 .flatten()
@@ -179,15 +184,15 @@ impl Store {
                 let ts = s.timestamp_ms.unwrap_or(now_ms);
                 // The stored key is reused for `seen`, so a series' labels are held once, not
                 // once more per poll.
-                let key = match series.get_key_value(&probe) {
-                    Some((k, _)) => k.clone(),
-                    None if series.len() >= max_series => {
+                let full = series.len() >= max_series;
+                let (key, entry) = match series.entry(probe) {
+                    Entry::Occupied(o) => (o.key().clone(), o.into_mut()),
+                    Entry::Vacant(_) if full => {
                         refused += 1;
                         return false;
                     }
-                    None => probe,
+                    Entry::Vacant(v) => (v.key().clone(), v.insert(Series::default())),
                 };
-                let entry = series.entry(key.clone()).or_default();
                 // Samples are appended in time order; an older or repeated one is ignored.
                 if entry.samples.back().is_none_or(|(t, _)| *t < ts) {
                     entry.samples.push_back((ts, s.value));

@@ -94,12 +94,15 @@ impl Writer {
         lock(&self.queue).len() + self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// The series of a batch with their full label sets, samples in queue order.
-    fn request(&self, batch: &[Written]) -> Vec<Series> {
-        let mut out: Vec<Series> = Vec::new();
-        let mut index: HashMap<&SeriesKey, usize> = HashMap::new();
+    /// The series of a batch with their full label sets, samples in queue order. Series are
+    /// told apart by their key's allocation: every sample of a series carries the store's one
+    /// key, and the batch keeps it alive, so no label is hashed or copied here.
+    fn request<'a>(&'a self, batch: &'a [Written]) -> Vec<Series<&'a str>> {
+        let mut out: Vec<Series<&str>> = Vec::new();
+        let mut index: HashMap<(*const Labels, *const u8), usize> = HashMap::new();
         for (key, t, v) in batch {
-            let i = *index.entry(key).or_insert_with(|| {
+            let id = (Arc::as_ptr(&key.labels), key.name.as_ptr());
+            let i = *index.entry(id).or_insert_with(|| {
                 out.push(Series {
                     labels: labels_for(key, &self.external),
                     samples: Vec::new(),
@@ -208,16 +211,16 @@ fn external_labels(cfg: &RemoteWriteConfig, global: &Labels) -> Labels {
 }
 
 /// `__name__`, the series' labels, and the external labels it lacks, sorted by name.
-fn labels_for(key: &SeriesKey, external: &Labels) -> Labels {
-    let mut l: Labels = Vec::with_capacity(key.labels.len() + external.len() + 1);
-    l.push(("__name__".into(), key.name.to_string()));
-    l.extend(key.labels.iter().cloned());
+fn labels_for<'a>(key: &'a SeriesKey, external: &'a Labels) -> Vec<(&'a str, &'a str)> {
+    let mut l: Vec<(&str, &str)> = Vec::with_capacity(key.labels.len() + external.len() + 1);
+    l.push(("__name__", &key.name));
+    l.extend(key.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     for (k, v) in external {
         if !key.labels.iter().any(|(n, _)| n == k) {
-            l.push((k.clone(), v.clone()));
+            l.push((k, v));
         }
     }
-    l.sort();
+    l.sort_unstable();
     l
 }
 

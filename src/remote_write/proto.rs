@@ -9,12 +9,11 @@
 //! ```
 //! Labels are sorted by name with `__name__` among them, as the spec requires.
 
-use crate::exposition::Labels;
-
-/// One series of a request: its complete label set (`__name__` included) and samples.
+/// One series of a request: its complete label set (`__name__` included, sorted) and samples.
+/// Labels are borrowed when sending (`&str`) and owned when decoding in tests.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Series {
-    pub labels: Labels,
+pub struct Series<S = String> {
+    pub labels: Vec<(S, S)>,
     pub samples: Vec<(i64, f64)>,
 }
 
@@ -45,12 +44,13 @@ fn varint_len(v: u64) -> usize {
 }
 
 /// The protobuf encoding of a `WriteRequest` holding `series`.
-pub fn encode(series: &[Series]) -> Vec<u8> {
+pub fn encode<S: AsRef<str>>(series: &[Series<S>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(series.len() * 96);
     let mut ts_buf = Vec::with_capacity(256);
     for s in series {
         ts_buf.clear();
         for (k, v) in &s.labels {
+            let (k, v) = (k.as_ref(), v.as_ref());
             let inner =
                 2 + varint_len(k.len() as u64) + k.len() + varint_len(v.len() as u64) + v.len();
             tag(&mut ts_buf, 1, LEN);
@@ -73,7 +73,7 @@ pub fn encode(series: &[Series]) -> Vec<u8> {
 }
 
 /// `encode` compressed with snappy's block format, ready for the request body.
-pub fn encode_compressed(series: &[Series]) -> Result<Vec<u8>, String> {
+pub fn encode_compressed<S: AsRef<str>>(series: &[Series<S>]) -> Result<Vec<u8>, String> {
     snap::raw::Encoder::new()
         .compress_vec(&encode(series))
         .map_err(|e| format!("snappy: {e}"))
@@ -165,6 +165,7 @@ pub mod decode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exposition::Labels;
 
     fn l(pairs: &[(&str, &str)]) -> Labels {
         let mut out = Labels::new();

@@ -153,8 +153,10 @@ async fn retries_on_5xx_and_429_until_delivered_in_order() {
     let r = receiver(vec![503, 429, 200]).await;
     let rw = RemoteWrite::build(&[cfg(&r.url, 2, 100)], &vec![], None).unwrap();
     let tap = rw.start().unwrap();
-    tap.written(vec![(key("a", &[]), 1, 1.0), (key("a", &[]), 2, 2.0)]);
-    tap.written(vec![(key("a", &[]), 3, 3.0)]);
+    // One key for the series, as the store hands its stored key to every sample.
+    let a = key("a", &[]);
+    tap.written(vec![(a.clone(), 1, 1.0), (a.clone(), 2, 2.0)]);
+    tap.written(vec![(a, 3, 3.0)]);
     let w = &rw.handles[0].writer;
     until("all sent", || w.n.sent.load(Ordering::Relaxed) == 3).await;
     assert_eq!(w.n.retried.load(Ordering::Relaxed), 4);
