@@ -130,7 +130,7 @@ fn seed_json_and_pushgateway_forms_reach_metrics_and_rules() {
 /// Every refusal: (method, path, body, status, words in the message, reason counted).
 #[test]
 fn every_limit_and_malformed_body_is_refused_whole() {
-    let limits = "{max_body_size: 600B, max_samples_per_request: 6, max_series_per_group: 4, max_series_per_job: 5, max_series: 7}";
+    let limits = "{max_body_size: 600B, max_samples_per_request: 6, max_series_per_group: 4, max_series_per_job: 9, max_series: 13}";
     let (p, _dir) = start("limits", limits);
     assert_eq!(
         send(&p, "PUT", "/metrics/job/a/instance/1", "keep 1\nkeep2 1\n").status,
@@ -191,7 +191,7 @@ fn every_limit_and_malformed_body_is_refused_whole() {
             "/metrics/job/a/instance/2",
             four,
             422,
-            "6 series would pass push.max_series_per_job (5)",
+            "10 series would pass push.max_series_per_job (9)",
             "job_series_limit",
         ),
         (
@@ -199,7 +199,7 @@ fn every_limit_and_malformed_body_is_refused_whole() {
             "/metrics/job/c",
             three,
             422,
-            "8 series would pass push.max_series (7)",
+            "14 series would pass push.max_series (13)",
             "series_limit",
         ),
         (

@@ -23,6 +23,7 @@ pub(super) struct Group {
     key: GroupKey,
     /// Pushed families by name: type and series count (push times not included).
     names: BTreeMap<String, (MetricType, usize)>,
+    /// Series held, push times included.
     series: usize,
     push_time: f64,
     failure_time: f64,
@@ -195,10 +196,13 @@ impl Registry {
             }
         }
         let series = series_of(&all);
+        // A group's push times are series too: they count toward the job and total limits
+        // (so empty groups cannot pile up), not toward the group's own.
+        let held = series + if key.0.is_empty() { 0 } else { 2 };
         let old_series = old.map_or(0, |g| g.series);
         let job = key.job().to_string();
-        let job_series = st.per_job.get(&job).copied().unwrap_or(0) - old_series + series;
-        let total = st.series - old_series + series;
+        let job_series = st.per_job.get(&job).copied().unwrap_or(0) - old_series + held;
+        let total = st.series - old_series + held;
         let over = |what: &str, reason, have: usize, limit: usize| {
             Refusal::new(
                 422,
@@ -259,14 +263,14 @@ impl Registry {
         for (name, (kind, _)) in &names {
             st.types.entry(name.clone()).or_insert((*kind, 0)).1 += 1;
         }
-        st.series += series;
-        *st.per_job.entry(job).or_default() += series;
+        st.series += held;
+        *st.per_job.entry(job).or_default() += held;
         st.groups.insert(
             id.to_string(),
             Group {
                 key: key.clone(),
                 names,
-                series,
+                series: held,
                 push_time: now_s,
                 failure_time,
                 updated_ms: now_ms,

@@ -113,11 +113,13 @@ fn a_failed_push_changes_nothing_but_the_failure_time() {
 
 #[test]
 fn each_limit_refuses_the_whole_request_and_is_counted() {
+    // A group holds its series plus two push-time series; those two count toward the job and
+    // total limits only.
     let cfg = PushConfig {
         max_samples_per_request: 4,
         max_series_per_group: 3,
-        max_series_per_job: 4,
-        max_series: 5,
+        max_series_per_job: 8,
+        max_series: 11,
         ..Default::default()
     };
     let (store, reg) = setup(cfg, 100);
@@ -127,23 +129,22 @@ fn each_limit_refuses_the_whole_request_and_is_counted() {
     assert!(r
         .message
         .contains("5 samples in one request exceed push.max_samples_per_request (4)"));
+    let r = err("job/a", "a 1\nb 1\nc 1\nd 1\n");
+    assert_eq!((r.status, r.reason), (422, "group_series_limit"));
     put(&reg, "job/a/instance/1", "a 1\nb 1\n", Mode::Replace, 1_000).unwrap();
     put(&reg, "job/a/instance/2", "a 1\n", Mode::Replace, 1_000).unwrap();
     let r = err("job/a/instance/3", "a 1\nb 1\n");
     assert_eq!((r.status, r.reason), (422, "job_series_limit"));
-    assert!(
-        r.message.contains("push.max_series_per_job (4)"),
-        "{}",
-        r.message
+    assert_eq!(
+        r.message,
+        "push refused: 11 series would pass push.max_series_per_job (8)"
     );
     put(&reg, "job/b", "a 1\n", Mode::Replace, 1_000).unwrap();
-    let r = err("job/c", "a 1\nb 1\n");
+    let r = err("job/c", "a 1\n");
     assert_eq!((r.status, r.reason), (422, "series_limit"));
-    assert!(
-        r.message
-            .contains("6 series would pass push.max_series (5)"),
-        "{}",
-        r.message
+    assert_eq!(
+        r.message,
+        "push refused: 13 series would pass push.max_series (11)"
     );
     // Replacing a group's series with as many is no growth.
     put(&reg, "job/a/instance/1", "x 1\ny 1\n", Mode::Replace, 1_000).unwrap();
@@ -159,10 +160,11 @@ fn each_limit_refuses_the_whole_request_and_is_counted() {
     let text = encode(&normalize(fams), Format::Text);
     for want in [
         "telltale_push_rejected_total{reason=\"too_many_samples\"} 1",
+        "telltale_push_rejected_total{reason=\"group_series_limit\"} 1",
         "telltale_push_rejected_total{reason=\"job_series_limit\"} 1",
         "telltale_push_rejected_total{reason=\"series_limit\"} 1",
         "telltale_push_rejected_total{reason=\"storage_full\"} 0",
-        "telltale_push_series 4",
+        "telltale_push_series 10",
         "telltale_push_groups 3",
     ] {
         assert!(text.contains(want), "{want}\n{text}");
