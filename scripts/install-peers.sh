@@ -8,19 +8,24 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# The SMTP server the email tests deliver to (PyPI: aiosmtpd, run as `python3 -m aiosmtpd`),
+# The SMTP server the email tests deliver to (PyPI: aiosmtpd, run as `python3 -m aiosmtpd`) and
+# the Python Prometheus client whose push_to_gateway the push tests use (PyPI: prometheus-client),
 # installed after python3 itself.
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-install_aiosmtpd() {
-  python3 -c 'import aiosmtpd' 2>/dev/null && return 0
-  echo "install-peers: installing aiosmtpd"
+pip_install() { # MODULE PACKAGE
+  python3 -c "import $1" 2>/dev/null && return 0
+  echo "install-peers: installing $2"
   if ! python3 -m pip --version >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
   fi
-  python3 -m pip install --quiet aiosmtpd 2>/dev/null ||
-    python3 -m pip install --quiet --break-system-packages aiosmtpd
+  python3 -m pip install --quiet "$2" 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages "$2"
+}
+install_aiosmtpd() {
+  pip_install aiosmtpd aiosmtpd
+  pip_install prometheus_client prometheus-client
 }
 if [ ${#missing[@]} -eq 0 ]; then
   install_aiosmtpd

@@ -9,6 +9,8 @@ use crate::cli::RunArgs;
 use crate::collector::{self, Ctx};
 use crate::config::{self, Config, SystemConfig};
 use crate::exposition::{self, Family, Format};
+use crate::push;
+use crate::remote_write::RemoteWrite;
 use crate::rules::engine;
 use crate::selfmetrics::{self, ProcessMetrics, ReloadStatus};
 use crate::sources::{self, Scheduler, Source};
@@ -21,6 +23,8 @@ pub struct Running {
     pub sources: Vec<Arc<dyn Source>>,
     /// The rules engine and the notifiers.
     pub alerting: Alerting,
+    /// The remote_write receivers, fed by the store's tap.
+    pub remote_write: RemoteWrite,
     /// Polls `sources`; replaced (and so stopped) with the rest on reload.
     _scheduler: Scheduler,
 }
@@ -28,6 +32,8 @@ pub struct Running {
 pub struct App {
     pub args: RunArgs,
     pub store: Arc<Store>,
+    /// Push groups: the app's, not one configuration's, so a reload keeps them.
+    pub push: Arc<push::Registry>,
     running: RwLock<Arc<Running>>,
     reload: Mutex<ReloadStatus>,
     process: ProcessMetrics,
@@ -108,6 +114,11 @@ pub fn build(
         old.map(|o| &o.alerting),
         old.map(|o| &o.config),
     )?;
+    let remote_write = RemoteWrite::build(
+        &config.remote_write,
+        &config.global.external_labels,
+        old.map(|o| &o.remote_write),
+    )?;
     let old_sources = old.map_or(&[][..], |o| &o.sources[..]);
     let names = enabled_collectors(&config.system, args);
     let mut options: std::collections::HashMap<String, String> =
@@ -134,11 +145,11 @@ pub fn build(
     if poll_system {
         new_ids.push(SYSTEM_SOURCE.to_string());
     }
-    for gone in store
-        .sources()
-        .into_iter()
-        .filter(|id| !new_ids.contains(id) && !id.starts_with(engine::SOURCE_PREFIX))
-    {
+    for gone in store.sources().into_iter().filter(|id| {
+        !new_ids.contains(id)
+            && !id.starts_with(engine::SOURCE_PREFIX)
+            && !id.starts_with(push::SOURCE_PREFIX)
+    }) {
         store.remove_source(&gone, now);
     }
     let mut scheduler = Scheduler::start(&sources, Arc::clone(store));
@@ -150,13 +161,23 @@ pub fn build(
         ));
     }
     alerting.start(args, &config, store, old.map(|o| &o.alerting), &sources);
+    store.set_tap(remote_write.start());
     Ok(Running {
         config,
         system,
         sources,
         alerting,
+        remote_write,
         _scheduler: scheduler,
     })
+}
+
+fn configure_push(reg: &push::Registry, cfg: &Config) {
+    reg.configure(
+        cfg.push.clone(),
+        cfg.global.scrape_interval,
+        sources::now_ms(),
+    );
 }
 
 fn now_unix() -> f64 {
@@ -167,9 +188,19 @@ fn now_unix() -> f64 {
 
 impl App {
     pub fn new(args: RunArgs, store: Arc<Store>, running: Running) -> Self {
+        let push = Arc::new(push::Registry::new(Arc::clone(&store)));
+        configure_push(&push, &running.config);
+        let ticker = Arc::clone(&push);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ticker.refresh_interval()).await;
+                ticker.tick(sources::now_ms());
+            }
+        });
         App {
             args,
             store,
+            push,
             running: RwLock::new(Arc::new(running)),
             reload: Mutex::new(ReloadStatus {
                 ok: true,
@@ -202,6 +233,7 @@ impl App {
         st.reloads += 1;
         match result {
             Ok(running) => {
+                configure_push(&self.push, &running.config);
                 *self.running.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(running);
                 st.ok = true;
                 st.last_success_unix = now_unix();
@@ -221,6 +253,10 @@ impl App {
     pub async fn shutdown(&self) {
         let running = self.current();
         running.alerting.shutdown(&self.args, &running.config).await;
+        running
+            .remote_write
+            .flush(std::time::Duration::from_secs(5))
+            .await;
     }
 
     /// One scrape: the enabled collectors (filtered by `keep`) plus telltale's own metrics.
@@ -237,6 +273,8 @@ impl App {
         if !self.args.disable_exporter_metrics {
             families.extend(self.store.families());
             running.alerting.families(&mut families);
+            running.remote_write.families(&mut families);
+            self.push.families(&mut families);
             self.process.collect(&mut families);
             families.push(selfmetrics::build_info());
             reload.families(&mut families);

@@ -24,6 +24,9 @@ pub struct Config {
     pub alerting: crate::notify::config::AlertingConfig,
     /// The file as `/api/v1/status/config` shows it: re-emitted with secrets as `<secret>`.
     pub shown: String,
+    /// Push ingest; off without a `push:` section.
+    pub push: Option<crate::push::PushConfig>,
+    pub remote_write: Vec<crate::remote_write::RemoteWriteConfig>,
 }
 
 /// Bounds of the in-memory sample store.
@@ -120,6 +123,8 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
         rules: Default::default(),
         alerting: Default::default(),
         shown: String::new(),
+        push: None,
+        remote_write: Vec::new(),
     };
     let Some(mut f) = d.map(root, "") else {
         return cfg;
@@ -150,6 +155,12 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     }
     if let Some(n) = f.get("alerting") {
         cfg.alerting = crate::notify::config::decode(d, n, "alerting");
+    }
+    if let Some(n) = f.get("push") {
+        cfg.push = Some(crate::push::config::decode(d, n, "push"));
+    }
+    if let Some(n) = f.get("remote_write") {
+        cfg.remote_write = crate::remote_write::config::decode(d, n, "remote_write");
     }
     f.finish(d, "config");
     cfg
@@ -349,10 +360,11 @@ pub fn secret(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn errors(text: &str) -> Vec<String> {
+    /// Every problem `parse` finds in `text` (as file `c.yml`), as printed.
+    pub(crate) fn errors(text: &str) -> Vec<String> {
         match parse("c.yml", text) {
             Ok(_) => Vec::new(),
             Err(ds) => ds.iter().map(|d| d.to_string()).collect(),

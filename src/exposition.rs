@@ -10,6 +10,8 @@ pub enum MetricType {
     Untyped,
     /// Samples carry `SUFFIX_LABEL` (`_bucket`, `_sum`, `_count`), see `Family::observe`.
     Histogram,
+    /// Quantile samples (a `quantile` label, no suffix) and `_sum`/`_count` by `SUFFIX_LABEL`.
+    Summary,
 }
 
 /// A reserved label (Prometheus never exposes `__` labels) naming the sample-name suffix of a
@@ -17,12 +19,14 @@ pub enum MetricType {
 pub const SUFFIX_LABEL: &str = "__suffix__";
 
 impl MetricType {
-    fn text(self) -> &'static str {
+    /// The type word of the text format (`counter`, `gauge`, ...).
+    pub fn text(self) -> &'static str {
         match self {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
             MetricType::Untyped => "untyped",
             MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
         }
     }
     fn openmetrics(self) -> &'static str {
@@ -31,6 +35,7 @@ impl MetricType {
             MetricType::Gauge => "gauge",
             MetricType::Untyped => "unknown",
             MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
         }
     }
 }
@@ -142,8 +147,9 @@ pub fn normalize(mut families: Vec<Family>) -> Vec<Family> {
         for s in &mut f.samples {
             s.labels.sort();
         }
-        if f.kind == MetricType::Histogram {
-            // One series' buckets (by bound), sum and count together, as both formats want.
+        if matches!(f.kind, MetricType::Histogram | MetricType::Summary) {
+            // One series' buckets or quantiles (by bound), sum and count together, as both
+            // formats want.
             f.samples
                 .sort_by(|a, b| histogram_key(&a.labels).cmp(&histogram_key(&b.labels)));
         } else {
@@ -158,7 +164,7 @@ pub fn normalize(mut families: Vec<Family>) -> Vec<Family> {
 fn histogram_key(labels: &Labels) -> (Vec<&(String, String)>, u8, OrdF64) {
     let series: Vec<&(String, String)> = labels
         .iter()
-        .filter(|(k, _)| k != SUFFIX_LABEL && k != "le")
+        .filter(|(k, _)| k != SUFFIX_LABEL && k != "le" && k != "quantile")
         .collect();
     let get = |n: &str| labels.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
     let rank = match get(SUFFIX_LABEL) {
@@ -166,7 +172,7 @@ fn histogram_key(labels: &Labels) -> (Vec<&(String, String)>, u8, OrdF64) {
         Some("_count") => 2,
         _ => 0,
     };
-    let le = get("le").map_or(0.0, |v| {
+    let le = get("le").or(get("quantile")).map_or(0.0, |v| {
         if v == "+Inf" {
             f64::INFINITY
         } else {

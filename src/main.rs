@@ -12,6 +12,8 @@ mod fuzz;
 mod logging;
 mod notify;
 mod promql;
+mod push;
+mod remote_write;
 mod rules;
 mod selfmetrics;
 mod server;

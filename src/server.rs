@@ -36,7 +36,10 @@ pub fn router(app: Arc<App>, web: &Arc<WebState>) -> Router {
         reads = reads.route("/", get(landing));
     }
     reads = reads.route(&telemetry, get(metrics));
-    let writes = Router::new().route("/-/reload", post(reload).put(reload));
+    // Pushes are writes: with a web config they take the write users' credentials.
+    let writes = Router::new()
+        .route("/-/reload", post(reload).put(reload))
+        .merge(crate::push::http::routes());
     crate::web::routes(reads, writes, web).with_state(app)
 }
 

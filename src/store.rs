@@ -7,7 +7,7 @@ use std::collections::{vec_deque, BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::exposition::{Family, Labels};
+use crate::exposition::{Family, Labels, SUFFIX_LABEL};
 
 /// Prometheus' staleness marker: a NaN with a distinct bit pattern, written when a series that a
 /// source reported disappears from its next poll.
@@ -52,7 +52,59 @@ struct Inner {
     latest: BTreeMap<String, (Vec<Family>, Vec<SeriesKey>)>,
 }
 
+/// One sample an ingest wrote: series, timestamp (ms), value (staleness markers included).
+pub type Written = (SeriesKey, i64, f64);
+
+/// A subscriber to everything ingests write (remote_write). Called with the store locked, so
+/// it must only queue.
+pub trait Tap: Send + Sync {
+    fn written(&self, samples: Vec<Written>);
+}
+
+/// An all-or-nothing ingest that would pass the series limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full {
+    pub limit: usize,
+    pub held: usize,
+    pub new: usize,
+}
+
+/// Where a sample is stored: a histogram sample's suffix label becomes part of its name
+/// (`x_bucket`), and labels with empty values are left out, as Prometheus treats an empty label
+/// as an absent one. `None` for the common case of a sample stored as it is.
+fn storage_key(family: &str, s: &crate::exposition::Sample) -> Option<(String, Labels)> {
+    let special = s
+        .labels
+        .iter()
+        .any(|(k, v)| k == SUFFIX_LABEL || v.is_empty());
+    if !special {
+        return None;
+    }
+    let mut name = family.to_string();
+    let mut labels: Labels = Vec::with_capacity(s.labels.len());
+    for (k, v) in &s.labels {
+        if k == SUFFIX_LABEL {
+            name.push_str(v);
+        } else if !v.is_empty() {
+            labels.push((k.clone(), v.clone()));
+        }
+    }
+    Some((name, labels))
+}
+
+/// How one ingest treats its samples.
+#[derive(Clone, Copy, Debug, Default)]
+struct Mode {
+    /// Stored for rules, not served on `/metrics`.
+    hidden: bool,
+    /// Missing series are not marked stale (see `ingest_unexposed`).
+    partial: bool,
+    /// All or nothing against the series limit (see `try_ingest`).
+    atomic: bool,
+}
+
 pub struct Store {
+    tap: RwLock<Option<Arc<dyn Tap>>>,
     inner: RwLock<Inner>,
     retention_ms: AtomicI64,
     max_series: AtomicUsize,
@@ -68,6 +120,7 @@ pub struct Limits {
 impl Store {
     pub fn new(limits: Limits) -> Self {
         Store {
+            tap: RwLock::new(None),
             inner: RwLock::new(Inner::default()),
             retention_ms: AtomicI64::new(limits.retention_ms),
             max_series: AtomicUsize::new(limits.max_series),
@@ -85,7 +138,7 @@ impl Store {
     /// Records one poll of `source` taken at `now_ms`. Samples without their own timestamp get
     /// `now_ms`; series the source reported last time but not now get a staleness marker.
     pub fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) {
-        self.ingest_with(source, families, now_ms, true, false);
+        let _ = self.ingest_with(source, families, now_ms, Mode::default());
     }
 
     /// `ingest` for samples that rules read but `/metrics` serves otherwise (the host
@@ -99,7 +152,52 @@ impl Store {
         now_ms: i64,
         partial: bool,
     ) {
-        self.ingest_with(source, families, now_ms, false, partial);
+        let mode = Mode {
+            hidden: true,
+            partial,
+            atomic: false,
+        };
+        let _ = self.ingest_with(source, families, now_ms, mode);
+    }
+
+    /// `ingest`, all or nothing: when the new series would pass the series limit nothing is
+    /// written (a push is applied whole or refused).
+    pub fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Full> {
+        let mode = Mode {
+            atomic: true,
+            ..Mode::default()
+        };
+        self.ingest_with(source, families, now_ms, mode)
+    }
+
+    /// Sets (or with `None` removes) the one subscriber to what ingests write.
+    pub fn set_tap(&self, tap: Option<Arc<dyn Tap>>) {
+        *self.tap.write().unwrap_or_else(|e| e.into_inner()) = tap;
+    }
+
+    /// What `source` reported last (exposed sources only), for a writer that changes part of it.
+    pub fn latest_of(&self, source: &str) -> Option<Vec<Family>> {
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.latest.get(source).map(|(f, _)| f.clone())
+    }
+
+    /// How many of the incoming series the store does not hold yet.
+    fn fresh_series(series: &BTreeMap<Arc<str>, ByLabels>, families: &[Family]) -> usize {
+        let mut fresh = std::collections::HashSet::new();
+        for f in families {
+            for smp in &f.samples {
+                let (name, mut labels) = storage_key(&f.name, smp)
+                    .unwrap_or_else(|| (f.name.clone(), smp.labels.clone()));
+                labels.sort();
+                let held = series
+                    .get(name.as_str())
+                    .is_some_and(|m| m.contains_key(&labels));
+                if !held {
+                    fresh.insert((name, labels));
+                }
+            }
+        }
+        fresh.len()
     }
 
     fn ingest_with(
@@ -107,9 +205,10 @@ impl Store {
         source: &str,
         mut families: Vec<Family>,
         now_ms: i64,
-        expose: bool,
-        partial: bool,
-    ) {
+        mode: Mode,
+    ) -> Result<(), Full> {
+        let tap = self.tap.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut written: Vec<Written> = Vec::new();
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let Inner {
             series,
@@ -117,11 +216,49 @@ impl Store {
             stamp,
             latest,
         } = &mut *inner;
+        let max_series = self.max_series.load(Ordering::Relaxed);
+        if mode.atomic {
+            let incoming: usize = families.iter().map(|f| f.samples.len()).sum();
+            // Only a request that could pass the limit pays for counting its new series.
+            if *count + incoming > max_series {
+                let new = Self::fresh_series(series, &families);
+                if *count + new > max_series {
+                    return Err(Full {
+                        limit: max_series,
+                        held: *count,
+                        new,
+                    });
+                }
+            }
+        }
         *stamp += 1;
         let stamp = *stamp;
         let mut seen = Vec::new();
         let mut refused = 0u64;
-        let max_series = self.max_series.load(Ordering::Relaxed);
+        // Samples stored under another name or labels than they are exposed with (histogram
+        // parts, empty label values), stored after the fast path.
+        let mut special: Vec<(String, Labels, i64, f64)> = Vec::new();
+        let mut add =
+            |name: &Arc<str>, s: &mut Series, ts: i64, v: f64, seen: &mut Vec<SeriesKey>| {
+                // Samples are appended in time order; an older or repeated one is ignored.
+                if s.samples.back().is_none_or(|(t, _)| *t < ts) {
+                    s.samples.push_back((ts, v));
+                    if tap.is_some() {
+                        let key = SeriesKey {
+                            name: Arc::clone(name),
+                            labels: Arc::clone(&s.labels),
+                        };
+                        written.push((key, ts, v));
+                    }
+                }
+                if s.stamp != stamp {
+                    s.stamp = stamp;
+                    seen.push(SeriesKey {
+                        name: Arc::clone(name),
+                        labels: Arc::clone(&s.labels),
+                    });
+                }
+            };
         for f in &mut families {
             // The stored name and labels are reused for `seen`, so a series' labels are held
             // once, not once more per poll.
@@ -130,20 +267,12 @@ impl Store {
                 None => Arc::from(f.name.as_str()),
             };
             let by_labels = series.entry(Arc::clone(&name)).or_default();
-            let mut add = |s: &mut Series, ts: i64, v: f64| {
-                // Samples are appended in time order; an older or repeated one is ignored.
-                if s.samples.back().is_none_or(|(t, _)| *t < ts) {
-                    s.samples.push_back((ts, v));
-                }
-                if s.stamp != stamp {
-                    s.stamp = stamp;
-                    seen.push(SeriesKey {
-                        name: Arc::clone(&name),
-                        labels: Arc::clone(&s.labels),
-                    });
-                }
-            };
             f.samples.retain(|s| {
+                let ts = s.timestamp_ms.unwrap_or(now_ms);
+                if let Some((n, l)) = storage_key(&f.name, s) {
+                    special.push((n, l, ts, s.value));
+                    return true;
+                }
                 let labels: Cow<Labels> = if s.labels.is_sorted() {
                     Cow::Borrowed(&s.labels)
                 } else {
@@ -151,9 +280,8 @@ impl Store {
                     l.sort();
                     Cow::Owned(l)
                 };
-                let ts = s.timestamp_ms.unwrap_or(now_ms);
                 if let Some(existing) = by_labels.get_mut(&*labels) {
-                    add(existing, ts, s.value);
+                    add(&name, existing, ts, s.value, &mut seen);
                     return true;
                 }
                 if *count >= max_series {
@@ -167,12 +295,37 @@ impl Store {
                     samples: VecDeque::new(),
                     stamp: 0,
                 });
-                add(new, ts, s.value);
+                add(&name, new, ts, s.value, &mut seen);
                 true
             });
             if by_labels.is_empty() {
                 series.remove(&*name);
             }
+        }
+        for (n, mut labels, ts, v) in special {
+            labels.sort();
+            let name: Arc<str> = match series.get_key_value(n.as_str()) {
+                Some((k, _)) => Arc::clone(k),
+                None => Arc::from(n.as_str()),
+            };
+            let by_labels = series.entry(Arc::clone(&name)).or_default();
+            if !by_labels.contains_key(&labels) {
+                if *count >= max_series {
+                    refused += 1;
+                    if by_labels.is_empty() {
+                        series.remove(&*name);
+                    }
+                    continue;
+                }
+                *count += 1;
+            }
+            let labels = Arc::new(labels);
+            let s = by_labels.entry(Arc::clone(&labels)).or_insert(Series {
+                labels,
+                samples: VecDeque::new(),
+                stamp: 0,
+            });
+            add(&name, s, ts, v, &mut seen);
         }
         if let Some((_, before)) = latest.get(source) {
             for gone in before {
@@ -182,7 +335,7 @@ impl Store {
                 else {
                     continue;
                 };
-                if partial && s.stamp != stamp {
+                if mode.partial && s.stamp != stamp {
                     s.stamp = stamp;
                     seen.push(gone.clone());
                     continue;
@@ -192,11 +345,15 @@ impl Store {
                         .back()
                         .is_some_and(|(t, v)| *t < now_ms && !is_stale(*v))
                 {
-                    s.samples.push_back((now_ms, f64::from_bits(STALE_NAN)));
+                    let stale = f64::from_bits(STALE_NAN);
+                    s.samples.push_back((now_ms, stale));
+                    if tap.is_some() {
+                        written.push((gone.clone(), now_ms, stale));
+                    }
                 }
             }
         }
-        if !expose {
+        if mode.hidden {
             families.clear();
         }
         // The previous poll is freed after the lock is released.
@@ -204,6 +361,10 @@ impl Store {
             Some(e) => Some(std::mem::replace(e, (families, seen))),
             None => latest.insert(source.to_string(), (families, seen)),
         };
+        // Still under the lock: the subscriber sees each series' samples in the order stored.
+        if let (Some(t), false) = (&tap, written.is_empty()) {
+            t.written(written);
+        }
         drop(inner);
         if refused > 0 {
             self.refused.fetch_add(refused, Ordering::Relaxed);
@@ -214,6 +375,7 @@ impl Store {
                 "series limit reached; new series refused"
             );
         }
+        Ok(())
     }
 
     /// Forgets a source that no longer exists (after a reload); its series go stale.

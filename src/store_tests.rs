@@ -215,3 +215,92 @@ fn ranges_are_inclusive_and_every_name_is_read_without_one() {
     assert_eq!(names, [Arc::from("a"), Arc::from("m")]);
     assert!(s.range(Some("n"), |_| true, 0, 5000).is_empty());
 }
+
+#[test]
+fn try_ingest_is_all_or_nothing_at_the_limit() {
+    let s = Store::new(limits(3));
+    s.ingest("a", vec![fam("m", &[("1", 1.0), ("2", 1.0)])], 1000);
+    let err = s
+        .try_ingest("b", vec![fam("n", &[("1", 1.0), ("2", 1.0)])], 1000)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Full {
+            limit: 3,
+            held: 2,
+            new: 2
+        }
+    );
+    assert!(s.range(Some("n"), |_| true, 0, 5000).is_empty());
+    assert!(s.latest_of("b").is_none());
+    // Existing series and one new one fit.
+    s.try_ingest(
+        "a",
+        vec![fam("m", &[("1", 2.0), ("2", 2.0), ("3", 2.0)])],
+        2000,
+    )
+    .unwrap();
+    assert_eq!(s.latest_of("a").unwrap()[0].samples.len(), 3);
+}
+
+struct Collect(std::sync::Mutex<Vec<Written>>);
+impl Tap for Collect {
+    fn written(&self, samples: Vec<Written>) {
+        self.0.lock().unwrap().extend(samples);
+    }
+}
+
+#[test]
+fn the_tap_sees_what_was_written_with_staleness_markers() {
+    let s = Store::new(limits(100));
+    let tap = Arc::new(Collect(Default::default()));
+    s.set_tap(Some(tap.clone()));
+    s.ingest("a", vec![fam("m", &[("x", 1.0), ("y", 2.0)])], 1000);
+    // A repeated timestamp writes nothing, so the tap sees nothing.
+    let mut f = fam("m", &[("x", 3.0)]);
+    f.samples[0].timestamp_ms = Some(1000);
+    s.ingest("a", vec![f], 2000);
+    let got = tap.0.lock().unwrap().clone();
+    let short: Vec<(String, i64, bool)> = got
+        .iter()
+        .map(|(k, t, v)| (k.labels[0].1.clone(), *t, is_stale(*v)))
+        .collect();
+    assert_eq!(
+        short,
+        vec![
+            ("x".into(), 1000, false),
+            ("y".into(), 1000, false),
+            ("y".into(), 2000, true)
+        ]
+    );
+    s.set_tap(None);
+    s.ingest("a", vec![fam("m", &[("x", 4.0)])], 3000);
+    assert_eq!(tap.0.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn keys_carry_histogram_suffixes_and_drop_empty_labels() {
+    let s = Store::new(limits(100));
+    let mut h = Family::histogram("lat", "h");
+    h.observe(&[("instance", "")], &[(1.0, 2)], 3.0, 4);
+    s.ingest("a", vec![h], 1000);
+    let names: Vec<String> = s
+        .range(None, |_| true, 0, 5000)
+        .iter()
+        .map(|(k, _)| format!("{}{:?}", k.name, k.labels))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "lat_bucket[(\"le\", \"+Inf\")]",
+            "lat_bucket[(\"le\", \"1\")]",
+            "lat_count[]",
+            "lat_sum[]"
+        ]
+    );
+    // Exposition keeps the family as it was given.
+    assert_eq!(
+        s.latest_families()[0].kind,
+        crate::exposition::MetricType::Histogram
+    );
+}

@@ -97,6 +97,7 @@ pub fn dump(families: Vec<Family>) -> BTreeMap<String, Dump> {
                 MetricType::Gauge => "gauge",
                 MetricType::Untyped => "untyped",
                 MetricType::Histogram => "histogram",
+                MetricType::Summary => "summary",
             };
             let samples = f.samples.into_iter().map(|s| (s.labels, s.value)).collect();
             (

@@ -135,18 +135,8 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> AlertingConfig {
     if let Some(v) = positive_duration(d, &mut f, "resend_delay") {
         c.resend_delay = v;
     }
-    for (key, into) in [
-        ("queue_capacity", &mut c.queue_capacity),
-        ("batch_size", &mut c.batch_size),
-    ] {
-        if let Some(v) = f.get(key) {
-            match d.u64(v, &f.at(key)) {
-                Some(0) => d.error(v.pos, &f.at(key), "must be greater than 0"),
-                Some(x) => *into = x as usize,
-                None => {}
-            }
-        }
-    }
+    positive_count(d, &mut f, "queue_capacity", &mut c.queue_capacity);
+    positive_count(d, &mut f, "batch_size", &mut c.batch_size);
     let mut names: Vec<String> = Vec::new();
     if let Some(v) = f.get("alertmanagers") {
         let p = f.at("alertmanagers");
@@ -235,6 +225,17 @@ pub fn positive_duration(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<D
         return None;
     }
     Some(dur)
+}
+
+/// A count that must be above 0, written into `into` when given and valid.
+pub fn positive_count(d: &mut Decoder, f: &mut Fields, key: &str, into: &mut usize) {
+    if let Some(v) = f.get(key) {
+        match d.u64(v, &f.at(key)) {
+            Some(0) => d.error(v.pos, &f.at(key), "must be greater than 0"),
+            Some(x) => *into = x as usize,
+            None => {}
+        }
+    }
 }
 
 /// The URL (required, http or https), with its node for positions.

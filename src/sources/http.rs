@@ -78,20 +78,28 @@ pub fn decode(d: &mut Decoder, f: &mut Fields, default_timeout: Duration) -> Htt
             t.finish(d, "tls_config");
         }
     }
-    if let Some(n) = f.get("body_size_limit") {
-        let path = f.at("body_size_limit");
-        if let Some(s) = d.string(n, &path) {
-            match parse_size(&s) {
-                Some(v) if v > 0 => c.body_size_limit = v,
-                _ => d.error(
-                    n.pos,
-                    &path,
-                    format!("not a size: {s:?} (e.g. 4MiB, 512KiB, 1048576)"),
-                ),
-            }
-        }
+    if let Some(v) = decode_size(d, f, "body_size_limit") {
+        c.body_size_limit = v;
     }
     c
+}
+
+/// A size key above 0 (`4MiB`, `512KiB`, `1048576`); `None` when absent or invalid (reported).
+pub fn decode_size(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<usize> {
+    let n = f.get(key)?;
+    let path = f.at(key);
+    let s = d.string(n, &path)?;
+    match parse_size(&s) {
+        Some(v) if v > 0 => Some(v),
+        _ => {
+            d.error(
+                n.pos,
+                &path,
+                format!("not a size: {s:?} (e.g. 4MiB, 512KiB, 1048576)"),
+            );
+            None
+        }
+    }
 }
 
 /// `4MiB`, `512KiB`, `1GB`, `1048576` → bytes.

@@ -1,0 +1,423 @@
+//! Push ingest in the running binary: the seed platform's JSON and the Pushgateway form reach
+//! `/metrics` and the rules (`--rules`), survive a reload, and every limit and malformed body is
+//! refused with its status and message without changing anything; the real Python client's
+//! `push_to_gateway` (and `pushadd_to_gateway` with gzip, `delete_from_gateway`) works unchanged
+//! and leaves the same series as a real Pushgateway 1.5.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+const RULES: &str = r#"groups:
+  - name: pushed
+    interval: 1s
+    rules:
+      - record: pushed:level:doubled
+        expr: pg_level * 2
+      - record: pushed:rotations
+        expr: crypto_key_rotations
+      - alert: PushedLevelHigh
+        expr: pg_level > 5
+"#;
+
+fn start(name: &str, push: &str) -> (common::Proc, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("telltale-push-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = format!(
+        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nsystem: {{enabled: false}}\npush: {push}\n"
+    );
+    std::fs::write(dir.join("telltale.yml"), cfg).unwrap();
+    std::fs::write(dir.join("rules.yml"), RULES).unwrap();
+    let args = vec![
+        "--web.listen-address=127.0.0.1:{port}".to_string(),
+        format!("--config={}", dir.join("telltale.yml").display()),
+        format!("--rules={}", dir.join("rules.yml").display()),
+    ];
+    (common::spawn(&common::bin(), &args, "/-/ready"), dir)
+}
+
+fn send(p: &common::Proc, method: &str, path: &str, body: &str) -> common::Response {
+    common::http(&p.addr(), method, path, &[], body).unwrap()
+}
+
+/// The series lines of `/metrics` for pushed metrics (not telltale's own, not push times).
+fn pushed(p: &common::Proc) -> Vec<String> {
+    common::series(&common::get(&p.addr(), "/metrics"))
+        .into_iter()
+        .filter(|l| {
+            !l.starts_with("telltale_") && !l.starts_with("push_") && !l.starts_with("ALERTS")
+        })
+        .filter(|l| !l.starts_with("pushed:") && !l.starts_with("process_"))
+        .collect()
+}
+
+const SEED: &str = r#"{"metrics": [{"metric_id": "crypto.key.access_count", "timestamp": "2024-01-15T10:30:00Z", "value": 42.0, "metric_type": "counter", "tags": {"key_type": "encryption", "algorithm": "AES-256"}}], "metadata": {"source": "kms"}}"#;
+
+#[test]
+fn seed_json_and_pushgateway_forms_reach_metrics_and_rules() {
+    let (p, _dir) = start("forms", "{}");
+    let r = send(&p, "POST", "/api/v1/metrics", SEED);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["data"]["accepted"], 1);
+    let now_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let fresh = format!(
+        r#"{{"metrics": [{{"metric_id": "crypto.key.rotations", "timestamp": {now_s}, "value": 3, "metric_type": "gauge", "tags": {{"key_type": "signing"}}}}]}}"#
+    );
+    assert_eq!(send(&p, "POST", "/api/v1/metrics", &fresh).status, 200);
+    let r = send(
+        &p,
+        "PUT",
+        "/metrics/job/batch/instance/i1",
+        "# TYPE pg_level gauge\npg_level 10\npg_other 1\n",
+    );
+    assert_eq!((r.status, r.text()), (200, String::new()));
+    let m = common::get(&p.addr(), "/metrics");
+    for want in [
+        "crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 1705314600000\n",
+        "# TYPE crypto_key_access_count_total counter\n",
+        "# TYPE pg_level gauge\npg_level{instance=\"i1\",job=\"batch\"} 10\n",
+        "push_failure_time_seconds{instance=\"i1\",job=\"batch\"} 0\n",
+        "push_time_seconds{instance=\"i1\",job=\"batch\"} ",
+    ] {
+        assert!(m.contains(want), "{want:?} not in\n{m}");
+    }
+    // Rules see both forms.
+    common::wait_metrics(&p, 15, "rule outputs", |m| {
+        m.contains("pushed:level:doubled{instance=\"i1\",job=\"batch\"} 20")
+            && m.contains("pushed:rotations{key_type=\"signing\"} 3")
+            && m.contains("ALERTS{alertname=\"PushedLevelHigh\",alertstate=\"firing\",instance=\"i1\",job=\"batch\"} 1")
+    });
+    // POST replaces only the names it pushes; PUT the whole group; DELETE removes it.
+    assert_eq!(
+        send(&p, "POST", "/metrics/job/batch/instance/i1", "pg_level 2\n").status,
+        200
+    );
+    let got = pushed(&p);
+    assert!(
+        got.contains(&"pg_level{instance=\"i1\",job=\"batch\"} 2".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"pg_other{instance=\"i1\",job=\"batch\"} 1".to_string()),
+        "{got:?}"
+    );
+    // A reload keeps push state.
+    assert_eq!(send(&p, "POST", "/-/reload", "").status, 200);
+    assert!(pushed(&p).contains(&"pg_other{instance=\"i1\",job=\"batch\"} 1".to_string()));
+    assert_eq!(
+        send(&p, "PUT", "/metrics/job/batch/instance/i1", "pg_level 3\n").status,
+        200
+    );
+    assert!(!pushed(&p).iter().any(|l| l.starts_with("pg_other")));
+    let r = send(&p, "DELETE", "/metrics/job/batch/instance/i1", "");
+    assert_eq!(r.status, 202);
+    assert!(!pushed(&p).iter().any(|l| l.starts_with("pg_")));
+    common::wait_metrics(&p, 15, "the alert to resolve", |m| {
+        !m.contains("alertname=\"PushedLevelHigh\"")
+    });
+}
+
+/// Every refusal: (method, path, body, status, words in the message, reason counted).
+#[test]
+fn every_limit_and_malformed_body_is_refused_whole() {
+    let limits = "{max_body_size: 600B, max_samples_per_request: 6, max_series_per_group: 4, max_series_per_job: 9, max_series: 13}";
+    let (p, _dir) = start("limits", limits);
+    assert_eq!(
+        send(&p, "PUT", "/metrics/job/a/instance/1", "keep 1\nkeep2 1\n").status,
+        200
+    );
+    assert_eq!(
+        send(&p, "PUT", "/metrics/job/b", "keep 1\nkeep2 1\nkeep3 1\n").status,
+        200
+    );
+    let before = pushed(&p);
+    let big = format!("x{{l=\"{}\"}} 1\n", "v".repeat(700));
+    let seven: String = (0..7).map(|i| format!("s{i} 1\n")).collect();
+    let five: String = (0..5).map(|i| format!("s{i} 1\n")).collect();
+    let four: String = (0..4).map(|i| format!("s{i} 1\n")).collect();
+    let three: String = (0..3).map(|i| format!("s{i} 1\n")).collect();
+    let json_seven = format!(
+        "{{\"metrics\": [{}]}}",
+        (0..7)
+            .map(|i| format!("{{\"metric_id\": \"j{i}\", \"value\": 1}}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let cases: Vec<(&str, &str, String, u16, &str, &str)> = vec![
+        (
+            "PUT",
+            "/metrics/job/a/instance/1",
+            big,
+            413,
+            "larger than push.max_body_size (600 bytes)",
+            "body_too_large",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/instance/1",
+            seven,
+            413,
+            "7 samples in one request exceed push.max_samples_per_request (6)",
+            "too_many_samples",
+        ),
+        (
+            "POST",
+            "/api/v1/metrics",
+            json_seven,
+            413,
+            "push.max_samples_per_request (6)",
+            "too_many_samples",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/instance/1",
+            five,
+            422,
+            "5 series would pass push.max_series_per_group (4)",
+            "group_series_limit",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/instance/2",
+            four,
+            422,
+            "10 series would pass push.max_series_per_job (9)",
+            "job_series_limit",
+        ),
+        (
+            "PUT",
+            "/metrics/job/c",
+            three,
+            422,
+            "14 series would pass push.max_series (13)",
+            "series_limit",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/instance/1",
+            "keep 1\nkeep 2 oops\n".into(),
+            400,
+            "text format parsing error in line 2: ",
+            "malformed",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/instance/1",
+            "keep 1\nkeep 2\n".into(),
+            400,
+            "was pushed twice",
+            "invalid",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/instance/1",
+            "keep 1 1700000000000\n".into(),
+            400,
+            "must not have timestamps",
+            "invalid",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/instance/1",
+            "# TYPE keep counter\nkeep 1\n".into(),
+            400,
+            "keep is untyped in another group, pushed as counter",
+            "invalid",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/instance",
+            "x 1\n".into(),
+            400,
+            "odd number of components",
+            "invalid",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/x@base64/!!",
+            "x 1\n".into(),
+            400,
+            "invalid base64 encoding for label x",
+            "invalid",
+        ),
+        (
+            "PUT",
+            "/metrics/job/a/__x/1",
+            "x 1\n".into(),
+            400,
+            "improper label name \"__x\"",
+            "invalid",
+        ),
+        (
+            "POST",
+            "/api/v1/metrics",
+            "{\"metrics\": [{\"metric_id\": \"a\"}]}".into(),
+            400,
+            "missing field `value`",
+            "malformed",
+        ),
+        (
+            "POST",
+            "/api/v1/metrics",
+            "{\"metrics\": [{\"metric_id\": \"a\", \"value\": 1, \"metric_type\": \"histogram\"}]}"
+                .into(),
+            400,
+            "is not one of counter, gauge, untyped",
+            "malformed",
+        ),
+        (
+            "POST",
+            "/api/v1/metrics",
+            "[1,2".into(),
+            400,
+            "invalid JSON body",
+            "malformed",
+        ),
+    ];
+    for (method, path, body, status, words, _) in &cases {
+        let r = send(&p, method, path, body);
+        assert_eq!(r.status, *status, "{method} {path}: {}", r.text());
+        assert!(
+            r.text().contains(words),
+            "{method} {path}: {words:?} not in {}",
+            r.text()
+        );
+        assert_eq!(pushed(&p), before, "{method} {path} changed something");
+    }
+    let r = common::http(
+        &p.addr(),
+        "PUT",
+        "/metrics/job/a",
+        &[("Content-Type", "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited")],
+        "x",
+    )
+    .unwrap();
+    assert_eq!(r.status, 415, "{}", r.text());
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, _, _, _, _, reason) in &cases {
+        *counts.entry(reason).or_default() += 1;
+    }
+    *counts.entry("unsupported_media_type").or_default() += 1;
+    let m = common::get(&p.addr(), "/metrics");
+    for (reason, n) in counts {
+        let line = format!("telltale_push_rejected_total{{reason=\"{reason}\"}} {n}\n");
+        assert!(m.contains(&line), "{line:?} not in\n{m}");
+    }
+    // The failures touched the existing group's failure time only.
+    assert!(
+        !m.contains("push_failure_time_seconds{instance=\"1\",job=\"a\"} 0\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("push_failure_time_seconds{instance=\"\",job=\"b\"} 0\n"),
+        "{m}"
+    );
+    let r = send(&p, "GET", "/metrics/job/a", "");
+    assert_eq!(r.status, 405);
+}
+
+const PYTHON: &str = r#"
+import sys
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
+from prometheus_client import push_to_gateway, pushadd_to_gateway, delete_from_gateway
+step, gateways = sys.argv[1], sys.argv[2:]
+reg = CollectorRegistry()
+c = Counter('py_jobs', 'Jobs done.', ['kind'], registry=reg)
+c.labels('a').inc(3)
+c.labels('b/c').inc()
+Gauge('py_last_success_seconds', 'Last success.', registry=reg).set(1.7e9)
+h = Histogram('py_duration_seconds', 'Duration.', buckets=(0.1, 1.0), registry=reg)
+for v in (0.05, 0.5, 2):
+    h.observe(v)
+Summary('py_size_bytes', 'Size.', registry=reg).observe(512)
+key = {'instance': 'host/1'}
+for gw in gateways:
+    if step == 'push':
+        push_to_gateway(gw, job='py job', registry=reg, grouping_key=key)
+    elif step == 'pushadd':
+        reg2 = CollectorRegistry()
+        Gauge('py_extra', 'Extra.', registry=reg2).set(5)
+        pushadd_to_gateway(gw, job='py job', registry=reg2, grouping_key=key, compression='gzip')
+    else:
+        delete_from_gateway(gw, job='py job', grouping_key=key)
+"#;
+
+fn python(step: &str, gateways: &[String]) {
+    let out = Command::new("python3")
+        .args(["-c", PYTHON, step])
+        .args(gateways)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python {step}: {}\n(run scripts/install-peers.sh for prometheus_client)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `name{labels}` → value for the series of job "py job" (push times left out: they differ).
+fn py_series(text: &str) -> BTreeMap<String, f64> {
+    common::series(text)
+        .into_iter()
+        .filter(|l| l.contains("job=\"py job\"") && !l.starts_with("push_"))
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse::<f64>().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn python_push_to_gateway_works_unchanged_and_matches_pushgateway() {
+    let (p, _dir) = start("python", "{}");
+    let gw = common::spawn(
+        &common::peer("/usr/bin/prometheus-pushgateway"),
+        &["--web.listen-address=127.0.0.1:{port}".to_string()],
+        "/-/ready",
+    );
+    let both = vec![p.addr(), gw.addr()];
+    let compare = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ours = py_series(&common::get(&p.addr(), "/metrics"));
+            let theirs = py_series(&common::get(&gw.addr(), "/metrics"));
+            if ours == theirs {
+                return ours;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: telltale\n{ours:#?}\npushgateway\n{theirs:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    python("push", &both);
+    let got = compare("after push_to_gateway");
+    for want in [
+        "py_jobs_total{instance=\"host/1\",job=\"py job\",kind=\"b/c\"}",
+        "py_duration_seconds_bucket{instance=\"host/1\",job=\"py job\",le=\"+Inf\"}",
+        "py_size_bytes_sum{instance=\"host/1\",job=\"py job\"}",
+    ] {
+        assert!(got.contains_key(want), "{want} not in {got:#?}");
+    }
+    assert_eq!(
+        got["py_duration_seconds_bucket{instance=\"host/1\",job=\"py job\",le=\"1\"}"],
+        2.0
+    );
+    python("pushadd", &both);
+    let got = compare("after pushadd_to_gateway");
+    assert!(got.contains_key("py_extra{instance=\"host/1\",job=\"py job\"}"));
+    assert!(got.contains_key("py_last_success_seconds{instance=\"host/1\",job=\"py job\"}"));
+    python("delete", &both);
+    assert!(compare("after delete_from_gateway").is_empty());
+}
