@@ -59,6 +59,19 @@ const VALUE_DIFFERS: &[(&str, &str)] = &[
         "node_timex_",
         "adjtimex(2) reads the live kernel clock state (offset, frequency, ...)",
     ),
+    (
+        "node_filesystem_avail_bytes",
+        "statfs(2) of the live disk behind the fixture mount points: other processes write \
+         between the two scrapes (sizes and inode totals still compare)",
+    ),
+    (
+        "node_filesystem_free_bytes",
+        "statfs(2) of the live disk, as above",
+    ),
+    (
+        "node_filesystem_files_free",
+        "statfs(2) of the live disk, as above",
+    ),
 ];
 
 /// Parses exposition text into `name{labels}` → value.
