@@ -125,6 +125,8 @@ ready "$TT_PORT"
 start=$(date +%s.%N)
 $load fill "127.0.0.1:$TT_PORT" "$NGROUPS" "$SERIES"
 $load load "127.0.0.1:$TT_PORT" "$NGROUPS" "$SERIES" "$CONNS" "$DURATION" > "$tmp/rw-load.json"
+load_end=$(date +%s.%N)
+sent_at_load_end=$(metric "$TT_PORT" 'telltale_remote_write_samples_sent_total{remote="prom"}')
 for _ in $(seq 1200); do
   [ "$(metric "$TT_PORT" 'telltale_remote_write_queue_length{remote="prom"}')" = 0 ] && break
   sleep 0.1
@@ -135,12 +137,14 @@ failed=$(metric "$TT_PORT" 'telltale_remote_write_samples_failed_total{remote="p
 dropped=$(metric "$TT_PORT" 'telltale_remote_write_samples_dropped_total{remote="prom"}')
 left=$(metric "$TT_PORT" 'telltale_remote_write_queue_length{remote="prom"}')
 appended=$(curl -s "http://127.0.0.1:$PROM_PORT/metrics" | awk '$1 == "prometheus_tsdb_head_samples_appended_total{type=\"float\"}" {print $2}')
-python3 - "$start" "$end" "$sent" "$failed" "$dropped" "$left" "$appended" "$(cat "$tmp/rw-load.json")" <<'PY'
+python3 - "$start" "$end" "$sent" "$failed" "$dropped" "$left" "$appended" "$load_end" "$sent_at_load_end" "$(cat "$tmp/rw-load.json")" <<'PY'
 import json, sys
-start, end, sent, failed, dropped, left, appended = map(float, sys.argv[1:8])
-pushed = json.loads(sys.argv[8])
-secs = end - start
+start, end, sent, failed, dropped, left, appended, load_end, sent_load = map(float, sys.argv[1:10])
+pushed = json.loads(sys.argv[10])
+secs, drain = end - start, end - load_end
 print(f"pushed {pushed['samples_per_s']:,} samples/s during the load; sent {int(sent):,} samples in {secs:.1f}s "
-      f"= {sent / secs:,.0f} samples/s delivered; failed {int(failed)}, dropped {int(dropped)}, still queued {int(left)}; "
-      f"Prometheus appended {int(appended):,}")
+      f"= {sent / secs:,.0f} samples/s delivered overall")
+if drain > 0.5:
+    print(f"after the load: {int(sent - sent_load):,} samples in {drain:.1f}s = {(sent - sent_load) / drain:,.0f} samples/s (sending alone)")
+print(f"failed {int(failed)}, dropped {int(dropped)}, still queued {int(left)}; Prometheus appended {int(appended):,}")
 PY

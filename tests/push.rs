@@ -1,15 +1,13 @@
 //! Push ingest in the running binary: the seed platform's JSON and the Pushgateway form reach
 //! `/metrics` and the rules (`--rules`), survive a reload, and every limit and malformed body is
-//! refused with its status and message without changing anything; the real Python client's
-//! `push_to_gateway` (and `pushadd_to_gateway` with gzip, `delete_from_gateway`) works unchanged
-//! and leaves the same series as a real Pushgateway 1.5.
+//! refused with its status and message without changing anything. (The real Python client is
+//! in `push_python.rs`.)
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -324,100 +322,4 @@ fn every_limit_and_malformed_body_is_refused_whole() {
     );
     let r = send(&p, "GET", "/metrics/job/a", "");
     assert_eq!(r.status, 405);
-}
-
-const PYTHON: &str = r#"
-import sys
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
-from prometheus_client import push_to_gateway, pushadd_to_gateway, delete_from_gateway
-step, gateways = sys.argv[1], sys.argv[2:]
-reg = CollectorRegistry()
-c = Counter('py_jobs', 'Jobs done.', ['kind'], registry=reg)
-c.labels('a').inc(3)
-c.labels('b/c').inc()
-Gauge('py_last_success_seconds', 'Last success.', registry=reg).set(1.7e9)
-h = Histogram('py_duration_seconds', 'Duration.', buckets=(0.1, 1.0), registry=reg)
-for v in (0.05, 0.5, 2):
-    h.observe(v)
-Summary('py_size_bytes', 'Size.', registry=reg).observe(512)
-key = {'instance': 'host/1'}
-for gw in gateways:
-    if step == 'push':
-        push_to_gateway(gw, job='py job', registry=reg, grouping_key=key)
-    elif step == 'pushadd':
-        reg2 = CollectorRegistry()
-        Gauge('py_extra', 'Extra.', registry=reg2).set(5)
-        pushadd_to_gateway(gw, job='py job', registry=reg2, grouping_key=key, compression='gzip')
-    else:
-        delete_from_gateway(gw, job='py job', grouping_key=key)
-"#;
-
-fn python(step: &str, gateways: &[String]) {
-    let out = Command::new("python3")
-        .args(["-c", PYTHON, step])
-        .args(gateways)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "python {step}: {}\n(run scripts/install-peers.sh for prometheus_client)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `name{labels}` → value for the series of job "py job" (push times left out: they differ).
-fn py_series(text: &str) -> BTreeMap<String, f64> {
-    common::series(text)
-        .into_iter()
-        .filter(|l| l.contains("job=\"py job\"") && !l.starts_with("push_"))
-        .map(|l| {
-            let (k, v) = l.rsplit_once(' ').unwrap();
-            (k.to_string(), v.parse::<f64>().unwrap())
-        })
-        .collect()
-}
-
-#[test]
-fn python_push_to_gateway_works_unchanged_and_matches_pushgateway() {
-    let (p, _dir) = start("python", "{}");
-    let gw = common::spawn(
-        &common::peer("/usr/bin/prometheus-pushgateway"),
-        &["--web.listen-address=127.0.0.1:{port}".to_string()],
-        "/-/ready",
-    );
-    let both = vec![p.addr(), gw.addr()];
-    let compare = |what: &str| {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let ours = py_series(&common::get(&p.addr(), "/metrics"));
-            let theirs = py_series(&common::get(&gw.addr(), "/metrics"));
-            if ours == theirs {
-                return ours;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: telltale\n{ours:#?}\npushgateway\n{theirs:#?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    python("push", &both);
-    let got = compare("after push_to_gateway");
-    for want in [
-        "py_jobs_total{instance=\"host/1\",job=\"py job\",kind=\"b/c\"}",
-        "py_duration_seconds_bucket{instance=\"host/1\",job=\"py job\",le=\"+Inf\"}",
-        "py_size_bytes_sum{instance=\"host/1\",job=\"py job\"}",
-    ] {
-        assert!(got.contains_key(want), "{want} not in {got:#?}");
-    }
-    assert_eq!(
-        got["py_duration_seconds_bucket{instance=\"host/1\",job=\"py job\",le=\"1\"}"],
-        2.0
-    );
-    python("pushadd", &both);
-    let got = compare("after pushadd_to_gateway");
-    assert!(got.contains_key("py_extra{instance=\"host/1\",job=\"py job\"}"));
-    assert!(got.contains_key("py_last_success_seconds{instance=\"host/1\",job=\"py job\"}"));
-    python("delete", &both);
-    assert!(compare("after delete_from_gateway").is_empty());
 }

@@ -341,7 +341,11 @@ impl Registry {
         }
     }
 
+    /// Self-metrics, while push is enabled.
     pub fn families(&self, out: &mut Vec<Family>) {
+        if self.config().is_none() {
+            return;
+        }
         let (groups, series) = {
             let st = lock(&self.state);
             (st.groups.len(), st.series)

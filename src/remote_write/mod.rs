@@ -98,8 +98,9 @@ impl Writer {
     /// told apart by their key's allocation: every sample of a series carries the store's one
     /// key, and the batch keeps it alive, so no label is hashed or copied here.
     fn request<'a>(&'a self, batch: &'a [Written]) -> Vec<Series<&'a str>> {
-        let mut out: Vec<Series<&str>> = Vec::new();
-        let mut index: HashMap<(*const Labels, *const u8), usize> = HashMap::new();
+        let mut out: Vec<Series<&str>> = Vec::with_capacity(batch.len());
+        let mut index: HashMap<(*const Labels, *const u8), usize> =
+            HashMap::with_capacity(batch.len());
         for (key, t, v) in batch {
             let id = (Arc::as_ptr(&key.labels), key.name.as_ptr());
             let i = *index.entry(id).or_insert_with(|| {
