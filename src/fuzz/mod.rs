@@ -156,12 +156,16 @@ pub fn fuzz(
                 let mut new = false;
                 for x in f {
                     if !seen.contains(&x) {
-                        // At most a few classes per message head: names that slip through the
-                        // folding must not turn every input into a "new" one.
-                        let head: String = x.split(' ').take(3).collect::<Vec<_>>().join(" ");
-                        let n = heads.entry(head).or_insert(0);
-                        if *n < PER_HEAD {
-                            *n += 1;
+                        // At most a few classes per message head and per message tail: a
+                        // name that slips through the folding (at either end) must not turn
+                        // every input into a "new" one.
+                        let words: Vec<&str> = x.split(' ').collect();
+                        let head = format!("^{}", words[..words.len().min(3)].join(" "));
+                        let tail = format!("{}$", words[words.len().saturating_sub(3)..].join(" "));
+                        let room = |k: &String| heads.get(k).copied().unwrap_or(0) < PER_HEAD;
+                        if room(&head) && room(&tail) {
+                            *heads.entry(head).or_insert(0) += 1;
+                            *heads.entry(tail).or_insert(0) += 1;
                             if show {
                                 eprintln!("new: {x}");
                             }
