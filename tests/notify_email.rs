@@ -22,35 +22,7 @@ impl Smtp {
     fn start(port: u16, dir: &Path, tls: Option<(&Path, &Path)>) -> Smtp {
         let maildir = dir.join(format!("maildir-{port}"));
         let log = dir.join(format!("smtp-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new("python3");
-        cmd.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
-        if let Some((cert, key)) = tls {
-            cmd.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
-        }
-        cmd.args(["-c", "aiosmtpd.handlers.Mailbox"]).arg(&maildir);
-        let child = cmd
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd (scripts/install-peers.sh installs it)");
-        let mut proc = common::Proc { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(st)) = proc.child.try_wait() {
-                panic!(
-                    "aiosmtpd exited with {st}: {} (scripts/install-peers.sh installs it)",
-                    proc.log_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd not listening: {}",
-                proc.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let proc = common::aiosmtpd(port, &maildir, log, tls);
         Smtp { proc, maildir }
     }
 

@@ -325,3 +325,38 @@ pub fn wait_metrics(p: &Proc, secs: u64, what: &str, ok: impl Fn(&str) -> bool) 
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// `python3 -m aiosmtpd` on `port`, storing what it receives in the maildir `maildir` (with
+/// STARTTLS when `tls` gives a certificate and key); waits until it listens.
+pub fn aiosmtpd(port: u16, maildir: &Path, log: PathBuf, tls: Option<(&Path, &Path)>) -> Proc {
+    let out = std::fs::File::create(&log).unwrap();
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
+    if let Some((cert, key)) = tls {
+        cmd.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+    }
+    cmd.args(["-c", "aiosmtpd.handlers.Mailbox"]).arg(maildir);
+    let child = cmd
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("python3 -m aiosmtpd (scripts/install-peers.sh installs it)");
+    let mut proc = Proc { child, port, log };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(st)) = proc.child.try_wait() {
+            panic!(
+                "aiosmtpd exited with {st}: {} (scripts/install-peers.sh installs it)",
+                proc.log_text()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "aiosmtpd not listening: {}",
+            proc.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    proc
+}

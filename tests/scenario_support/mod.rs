@@ -4,8 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -58,28 +57,7 @@ impl Smtp {
         let port = common::free_port();
         let maildir = dir.join("maildir");
         let log = dir.join("smtp.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd (scripts/install-peers.sh installs it)");
-        let mut proc = common::Proc { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(st)) = proc.child.try_wait() {
-                panic!(
-                    "aiosmtpd exited with {st}: {} (scripts/install-peers.sh installs it)",
-                    proc.log_text()
-                );
-            }
-            assert!(Instant::now() < deadline, "aiosmtpd not listening");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let proc = common::aiosmtpd(port, &maildir, log, None);
         Smtp { proc, maildir }
     }
 
