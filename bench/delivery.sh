@@ -27,6 +27,7 @@
 # PROFILE=release (default) or PROFILE=bench-fast (no LTO; quicker to build), or TELLTALE=path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ALERTS=${ALERTS:-50}
 ROUNDS=${ROUNDS:-8}
 ON=${ON:-4}
@@ -44,14 +45,7 @@ if [ -z "${TELLTALE:-}" ]; then
   cargo build --profile "$PROFILE" --locked -q
   TELLTALE=${CARGO_TARGET_DIR:-target}/$PROFILE/telltale
 fi
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_scratch
 cp bench/delivery.py "$tmp/bench.py"
 mkdir -p "$tmp/text" "$tmp/results"
 

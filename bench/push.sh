@@ -19,6 +19,7 @@
 # Needs python3, curl, the peers (scripts/install-peers.sh) and a release build (cargo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 NGROUPS=${NGROUPS:-50}
 SERIES=${SERIES:-1000}
 CONNS=${CONNS:-4}
@@ -27,18 +28,8 @@ TT_PORT=${TT_PORT:-19781}
 PGW_PORT=${PGW_PORT:-19782}
 PROM_PORT=${PROM_PORT:-19783}
 
-if [ -z "${TELLTALE:-}" ]; then
-  cargo build --release --locked -q
-  TELLTALE=${CARGO_TARGET_DIR:-target}/release/telltale
-fi
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_build
+bench_scratch
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 ready() {

@@ -24,6 +24,7 @@
 # (Prometheus' missed evaluations are reported). Needs python3, curl, /usr/bin/prometheus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 export NAMES=${NAMES:-1000} INSTANCES=${INSTANCES:-100} RULE_GROUPS=${RULE_GROUPS:-10}
 INTERVAL=${INTERVAL:-15}
 export INTERVAL_S="${INTERVAL}s"
@@ -35,18 +36,8 @@ PROM_PORT=${PROM_PORT:-19563}
 PROM=${PROMETHEUS:-/usr/bin/prometheus}
 [ -x "$PROM" ] || scripts/install-peers.sh
 
-if [ -z "${TELLTALE:-}" ]; then
-  cargo build --release --locked -q
-  TELLTALE=${CARGO_TARGET_DIR:-target}/release/telltale
-fi
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_build
+bench_scratch
 
 # ---- inputs: the series file (rewritten every interval) and the rule files
 mkdir -p "$tmp/textfile" "$tmp/prom"

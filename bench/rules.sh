@@ -18,6 +18,7 @@
 # build (cargo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 SERIES=${SERIES:-1000}
 RULES=${RULES:-500}
 HOURS=${HOURS:-24}
@@ -25,10 +26,7 @@ RUNS=${RUNS:-3}
 PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
 
 [ -x "$PROMTOOL" ] || scripts/install-peers.sh
-if [ -z "${TELLTALE:-}" ]; then
-  cargo build --release --locked -q
-  TELLTALE=${CARGO_TARGET_DIR:-target}/release/telltale
-fi
+bench_build
 if [ -n "${KEEP:-}" ]; then
   mkdir -p "$KEEP"
   dir=$KEEP

@@ -15,6 +15,7 @@
 # RSS series; needs python3, curl and a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 MINUTES=${1:-10}
 WARMUP=${WARMUP:-180}
 TARGETS=${TARGETS:-100}
@@ -27,14 +28,7 @@ if [ -z "${TELLTALE:-}" ]; then
   TELLTALE="$(cargo metadata --locked --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/telltale"
 fi
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_scratch
 
 python3 bench/soak.py app "$APP_PORT" "$TARGETS" &
 pids+=($!)

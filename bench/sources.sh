@@ -22,6 +22,7 @@
 # minute (lastclock moves, values change). Needs python3, curl and a release build (cargo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TARGETS=${TARGETS:-1000}
 ITEMS=${ITEMS:-10000}
 WARMUP=${WARMUP:-60}
@@ -34,18 +35,8 @@ JSON_PORT=${JSON_PORT:-19480}
 ZBX_PORT=${ZBX_PORT:-19470}
 TT_PORT=${TT_PORT:-19471}
 
-if [ -z "${TELLTALE:-}" ]; then
-  cargo build --release --locked -q
-  TELLTALE=${CARGO_TARGET_DIR:-target}/release/telltale
-fi
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_build
+bench_scratch
 
 # ---- the stub: JSON targets on /app/N, the Zabbix API on /api_jsonrpc.php, counters on /stats
 cat > "$tmp/stub.py" <<'PY'
