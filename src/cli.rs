@@ -7,35 +7,11 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::app::args::RunArgs;
 use crate::collector::{self, Paths};
+use crate::tools::score::ScoreArgs;
 
 pub const DEFAULT_LISTEN: &str = ":8465";
-
-/// What `run` was asked to do.
-#[derive(Clone, Debug)]
-pub struct RunArgs {
-    pub config: Option<PathBuf>,
-    pub listen: String,
-    pub telemetry_path: String,
-    pub paths: Paths,
-    pub disable_defaults: bool,
-    /// (collector, enabled) in command-line order.
-    pub collector_flags: Vec<(String, bool)>,
-    pub collector_options: HashMap<String, String>,
-    pub disable_exporter_metrics: bool,
-    pub log_level: String,
-    pub log_format: String,
-    /// `--rules GLOB`, repeatable: rule files on top of the config's `rule_files`.
-    pub rules: Vec<String>,
-    /// `--rules.state-file`: overrides the config's `rules.state_file`.
-    pub rules_state_file: Option<PathBuf>,
-    /// `--web.external-url`: where alerts link back to.
-    pub external_url: Option<String>,
-    /// `--web.config.file`: TLS and basic auth in exporter-toolkit's format.
-    pub web_config: Option<PathBuf>,
-    /// `--alertmanager.url`, repeatable: Alertmanagers besides the config's.
-    pub alertmanager_urls: Vec<String>,
-}
 
 pub enum Cmd {
     Run(Box<RunArgs>),
@@ -49,20 +25,9 @@ pub enum Cmd {
     /// `notify-driver --config FILE [--state FILE]` (hidden): a dispatcher driven over stdin.
     NotifyDriver(PathBuf, Option<PathBuf>),
     /// `fuzz --target NAME [--seconds N] [--corpus DIR] [--crashes DIR] [--seed N]` (hidden).
-    Fuzz(crate::fuzz::Options),
+    Fuzz(crate::tools::fuzz::Options),
     /// `score`: run an anomaly detector over a CSV.
     Score(ScoreArgs),
-}
-
-/// `score --detector NAME [--param k=v]... --input IN.csv --output OUT.csv` (or `--list`).
-#[derive(Clone, Debug, Default)]
-pub struct ScoreArgs {
-    pub detector: Option<String>,
-    pub params: Vec<String>,
-    pub input: Option<PathBuf>,
-    pub output: Option<PathBuf>,
-    pub state: Option<PathBuf>,
-    pub list: bool,
 }
 
 fn is_bool(opt: &collector::Opt) -> bool {
@@ -267,7 +232,7 @@ pub fn command() -> Command {
                     Arg::new("listen")
                         .long("listen")
                         .value_name("ADDR")
-                        .default_value(crate::demo_app::DEFAULT_LISTEN)
+                        .default_value(crate::tools::demo_app::DEFAULT_LISTEN)
                         .help("Address to listen on"),
                 ),
         )
@@ -406,7 +371,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Cmd, clap::Error>
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(1, |d| d.as_nanos() as u64)
             });
-            Cmd::Fuzz(crate::fuzz::Options {
+            Cmd::Fuzz(crate::tools::fuzz::Options {
                 target: s("target").unwrap_or_default(),
                 seconds: num("seconds")?.unwrap_or(10),
                 corpus: s("corpus").map(PathBuf::from),

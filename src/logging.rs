@@ -70,7 +70,7 @@ where
             Level::DEBUG => "debug",
             Level::TRACE => "trace",
         };
-        let ts = crate::timefmt::rfc3339_millis(std::time::SystemTime::now());
+        let ts = crate::model::time::rfc3339_millis(std::time::SystemTime::now());
         writeln!(w, "ts={ts} level={level} msg={}{rest}", quote(&msg))
     }
 }

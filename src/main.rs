@@ -2,27 +2,21 @@
 
 mod anomaly;
 mod app;
-mod app_rules;
 mod cli;
 mod collector;
 mod config;
-mod demo_app;
-mod exposition;
-mod fuzz;
+mod http_client;
 mod logging;
+mod model;
 mod notify;
 mod promql;
-mod push;
 mod remote_write;
 mod rules;
-mod selfmetrics;
-mod server;
 mod sources;
-mod status;
 mod store;
-mod timefmt;
+mod template;
+mod tools;
 mod web;
-mod yaml;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,9 +38,9 @@ fn main() -> ExitCode {
         cli::Cmd::CheckRules(files) => check_rules(&files),
         cli::Cmd::TestRules(files) => test_rules(&files),
         cli::Cmd::Run(args) => run(*args),
-        cli::Cmd::DemoApp(listen) => demo_app::run(&listen),
-        cli::Cmd::NotifyDriver(config, state) => notify::driver::run(&config, state, "info"),
-        cli::Cmd::Score(args) => match anomaly::csvio::run(&args) {
+        cli::Cmd::DemoApp(listen) => tools::demo_app::run(&listen),
+        cli::Cmd::NotifyDriver(config, state) => tools::notify_driver::run(&config, state, "info"),
+        cli::Cmd::Score(args) => match tools::score::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("telltale score: {e}");
@@ -55,7 +49,7 @@ fn main() -> ExitCode {
         },
         cli::Cmd::Fuzz(o) => {
             println!("fuzz {}: seed {}", o.target, o.seed);
-            fuzz::run(&o)
+            tools::fuzz::run(&o)
         }
     }
 }
@@ -63,10 +57,10 @@ fn main() -> ExitCode {
 /// `check config FILE`: every problem on its own line, exit 1 when there is any.
 fn check_config(file: &std::path::Path) -> ExitCode {
     println!("Checking {}", file.display());
-    match config::load(Some(file)) {
+    match app::config::load(Some(file)) {
         Ok(cfg) => {
             let base = file.parent().unwrap_or(std::path::Path::new("."));
-            match rules::settings::load_files(
+            match rules::file::settings::load_files(
                 base,
                 &cfg.rules.files,
                 cfg.rules.datasource.is_some(),
@@ -128,7 +122,7 @@ fn test_rules(files: &[std::path::PathBuf]) -> ExitCode {
     let mut ok = true;
     for file in files {
         println!("Unit Testing:  {}", file.display());
-        let outcome = rules::unittest::run_file(file);
+        let outcome = rules::promtool::run_file(file);
         if outcome.errors.is_empty() {
             println!("  SUCCESS\n");
         } else {
@@ -147,7 +141,7 @@ fn test_rules(files: &[std::path::PathBuf]) -> ExitCode {
     }
 }
 
-fn run(args: cli::RunArgs) -> ExitCode {
+fn run(args: app::args::RunArgs) -> ExitCode {
     logging::init(&args.log_level, &args.log_format);
     // glibc gives each thread that allocates its own arena; a few arenas keep RSS flat for a
     // server whose work is short bursts on a handful of threads.
@@ -155,7 +149,7 @@ fn run(args: cli::RunArgs) -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
-    let cfg = match config::load(args.config.as_deref()) {
+    let cfg = match app::config::load(args.config.as_deref()) {
         Ok(c) => c,
         Err(diags) => {
             for d in &diags {
@@ -217,9 +211,9 @@ fn run(args: cli::RunArgs) -> ExitCode {
             .args
             .config
             .as_ref()
-            .map_or(config::EMBEDDED_NAME.to_string(), |p| p.display().to_string());
+            .map_or(app::config::EMBEDDED_NAME.to_string(), |p| p.display().to_string());
         tracing::info!(version = env!("CARGO_PKG_VERSION"), address = %addr, config = %cfg_name, "telltale listening");
-        let served = server::serve(Arc::clone(&app), listener, web).await;
+        let served = web::router::serve(Arc::clone(&app), listener, web).await;
         app.shutdown().await;
         match served {
             Ok(()) => ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub mod calibrate;
-pub mod csvio;
+
 pub mod cusum;
 pub mod ensemble;
 pub mod ewma;

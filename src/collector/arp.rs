@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::devfilter::DeviceFilter;
 use super::{read, Collector, Ctx, Opt, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "arp",

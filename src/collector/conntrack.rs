@@ -3,7 +3,7 @@
 //! which node_exporter also reports as `node_scrape_collector_success 0`.
 
 use super::{read, read_trim, Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "conntrack",

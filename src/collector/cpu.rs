@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use super::{read, read_trim, Collector, Ctx, Opt, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "cpu",

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "entropy",

@@ -1,7 +1,7 @@
 //! `filefd`: allocated and maximum file handles from /proc/sys/fs/file-nr.
 
 use super::{read, Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "filefd",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 
 use super::{read, Collector, Ctx, Opt, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "filesystem",

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{spec, Collector, Ctx, Paths};
-use crate::exposition::{normalize, Family, MetricType};
+use crate::model::{normalize, Family, MetricType};
 
 type Labels = Vec<(String, String)>;
 

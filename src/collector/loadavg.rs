@@ -1,7 +1,7 @@
 //! `loadavg`: the 1, 5 and 15 minute load averages from /proc/loadavg.
 
 use super::{read, Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "loadavg",

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{read, Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "meminfo",
@@ -100,7 +100,7 @@ pub fn meminfo_families(fields: &BTreeMap<String, f64>) -> Vec<Family> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::MetricType;
+    use crate::model::MetricType;
 
     const MEMINFO: &str = "MemTotal:       24684084 kB\n\
 Active(anon):       1536 kB\n\

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub mod arp;
 pub mod conntrack;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use regex::Regex;
 
 use super::{Collector, Ctx, Opt, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "netclass",
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(get(&fams, "node_network_mtu_bytes").samples.len(), 1);
         assert_eq!(
             get(&fams, "node_network_carrier_changes_total").kind,
-            crate::exposition::MetricType::Counter
+            crate::model::MetricType::Counter
         );
         let info = &get(&fams, "node_network_info").samples[1];
         assert!(info.labels.contains(&("duplex".into(), "unknown".into())));

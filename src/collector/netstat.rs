@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 
 use super::{read, Collector, Ctx, Opt, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "netstat",

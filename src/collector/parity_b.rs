@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::textfile::merge;
 use super::textparse::parse;
 use super::{spec, Ctx, Paths};
-use crate::exposition::{normalize, Family, MetricType};
+use crate::model::{normalize, Family, MetricType};
 
 const COLLECTORS: [&str; 10] = [
     "arp",

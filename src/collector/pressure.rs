@@ -2,7 +2,7 @@
 //! (which reads neither `irq` nor the cpu `full` line).
 
 use super::{Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "pressure",

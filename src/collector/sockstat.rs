@@ -1,7 +1,7 @@
 //! `sockstat`: socket counts from /proc/net/sockstat and sockstat6 (`node_sockstat_<PROTO>_<key>`).
 
 use super::{Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "sockstat",

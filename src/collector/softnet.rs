@@ -1,7 +1,7 @@
 //! `softnet`: per-CPU packet processing counters from /proc/net/softnet_stat (hex columns).
 
 use super::{read, Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "softnet",

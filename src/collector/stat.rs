@@ -3,7 +3,7 @@
 
 use super::cpu::parse_bool;
 use super::{read, Collector, Ctx, Opt, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "stat",

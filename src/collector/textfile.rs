@@ -9,7 +9,7 @@ use std::time::UNIX_EPOCH;
 
 use super::textparse::{parse, Kind, ParsedFamily, Value};
 use super::{Collector, Ctx, Opt, Spec};
-use crate::exposition::{Family, MetricType};
+use crate::model::{Family, MetricType};
 
 pub const SPEC: Spec = Spec {
     name: "textfile",

@@ -2,7 +2,7 @@
 //! reports it (same names, units and scaling).
 
 use super::{Collector, Ctx, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "timex",

@@ -1,7 +1,7 @@
 //! `udp_queues`: bytes queued in UDP sockets, summed over /proc/net/udp and udp6.
 
 use super::{Collector, Ctx, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "udp_queues",

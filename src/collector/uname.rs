@@ -3,7 +3,7 @@
 use std::ffi::CStr;
 
 use super::{Collector, Ctx, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "uname",

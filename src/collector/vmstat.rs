@@ -3,7 +3,7 @@
 use regex::Regex;
 
 use super::{read, Collector, Ctx, Opt, Paths, Spec};
-use crate::exposition::Family;
+use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
     name: "vmstat",
@@ -89,7 +89,7 @@ pgfault 6836689\npgmajfault 2557\npgfree 8979301\nthp_fault_alloc 3\noom_kill 2\
             ]
         );
         assert_eq!(fams[2].samples[0].value, 6836689.0);
-        assert_eq!(fams[2].kind, crate::exposition::MetricType::Untyped);
+        assert_eq!(fams[2].kind, crate::model::MetricType::Untyped);
         assert_eq!(fams[2].help, "/proc/vmstat information field pgfault.");
     }
 

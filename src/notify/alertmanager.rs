@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::http_client::USER_AGENT;
 use super::config::AlertmanagerConfig;
-use super::{classify_fetch, classify_status, Message, Mode, Notifier, OutAlert, SendFuture};
-use crate::exposition::Labels;
-use crate::sources::http;
+use crate::http_client::retry::{classify_fetch, classify_status};
+use super::{Message, Mode, Notifier, OutAlert, SendFuture};
+use crate::model::Labels;
+use crate::http_client as http;
 
 /// Sorted label pairs serialised as a JSON object.
 pub struct LabelObj<'a>(pub &'a Labels);
@@ -40,8 +42,8 @@ pub fn payload(alerts: &[OutAlert]) -> String {
         .map(|a| Postable {
             labels: LabelObj(&a.labels),
             annotations: LabelObj(&a.annotations),
-            starts_at: crate::timefmt::format_millis(a.starts_at_ms),
-            ends_at: crate::timefmt::format_millis(a.ends_at_ms),
+            starts_at: crate::model::time::format_millis(a.starts_at_ms),
+            ends_at: crate::model::time::format_millis(a.ends_at_ms),
             generator_url: &a.generator_url,
         })
         .collect();
@@ -54,8 +56,6 @@ pub struct Alertmanager {
     client: reqwest::Client,
     batch: usize,
 }
-
-pub const USER_AGENT: &str = concat!("telltale/", env!("CARGO_PKG_VERSION"));
 
 impl Alertmanager {
     pub fn new(cfg: &AlertmanagerConfig, batch: usize) -> Result<Self, String> {

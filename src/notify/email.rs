@@ -4,18 +4,23 @@
 
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::config::{EmailConfig, SmtpTls};
-use super::render::{self, alert_status};
+use crate::config::common::{positive_duration, secret};
+use crate::config::yaml::{Decoder, Fields, Node, Value};
+use crate::http_client::retry::SendError;
+use crate::model::time::format_millis;
+use crate::template::Template;
+use super::{Message, Mode, Notifier, SendFuture};
+use super::config::{EmailConfig, ReceiverCommon, SmtpTls, template};
+use super::render::alert_status;
+use super::render;
 use super::webhook::{payload, truncate};
-use super::{Message, Mode, Notifier, SendError, SendFuture};
-use crate::rules::template::Template;
-use crate::timefmt::format_millis;
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -285,6 +290,266 @@ impl Notifier for Email {
     }
 }
 
+// Decoding of one `alerting.email` receiver (Alertmanager's `email_config` keys).
+
+fn addresses(d: &mut Decoder, v: &Node, path: &str) -> Vec<String> {
+    let raw: Vec<String> = match &v.value {
+        Value::Seq(_) => d.string_list(v, path),
+        _ => d
+            .string(v, path)
+            .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+            .unwrap_or_default(),
+    };
+    for a in &raw {
+        if let Err(e) = a.parse::<Mailbox>() {
+            d.error(v.pos, path, format!("invalid address {a:?}: {e}"));
+        }
+    }
+    raw
+}
+
+pub fn decode(
+    d: &mut Decoder,
+    f: &mut Fields,
+    common: Option<ReceiverCommon>,
+) -> Option<EmailConfig> {
+    let mut host_port = None;
+    match f.get("smarthost") {
+        Some(v) => {
+            if let Some(s) = d.string(v, &f.at("smarthost")) {
+                match s.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+                    Some((h, Ok(p))) if !h.is_empty() && p > 0 => {
+                        host_port = Some((h.trim_matches(['[', ']']).to_string(), p))
+                    }
+                    _ => d.error(
+                        v.pos,
+                        &f.at("smarthost"),
+                        format!("want host:port, got {s:?}"),
+                    ),
+                }
+            }
+        }
+        None => d.error(f.pos, &f.path, "an email receiver needs a smarthost"),
+    }
+    let from = match f.get("from") {
+        Some(v) => {
+            let a = addresses(d, v, &f.at("from"));
+            if a.len() != 1 {
+                d.error(v.pos, &f.at("from"), "want exactly one address");
+            }
+            a.into_iter().next()
+        }
+        None => {
+            d.error(f.pos, &f.path, "an email receiver needs a from address");
+            None
+        }
+    };
+    let to = match f.get("to") {
+        Some(v) => {
+            let a = addresses(d, v, &f.at("to"));
+            if a.is_empty() {
+                d.error(v.pos, &f.at("to"), "needs at least one address");
+            }
+            a
+        }
+        None => {
+            d.error(f.pos, &f.path, "an email receiver needs to addresses");
+            Vec::new()
+        }
+    };
+    let hello = f
+        .get("hello")
+        .and_then(|v| d.string(v, &f.at("hello")))
+        .unwrap_or_else(|| "localhost".to_string());
+    let port = host_port.as_ref().map_or(25, |(_, p)| *p);
+    let mut tls = if port == 465 {
+        SmtpTls::Implicit
+    } else {
+        SmtpTls::StartTls
+    };
+    if let Some(v) = f.get("tls") {
+        match d.string(v, &f.at("tls")).as_deref() {
+            Some("starttls") => tls = SmtpTls::StartTls,
+            Some("implicit") => tls = SmtpTls::Implicit,
+            Some("none") => tls = SmtpTls::None,
+            Some(other) => d.error(
+                v.pos,
+                &f.at("tls"),
+                format!("unknown tls mode {other:?} (want starttls, implicit or none)"),
+            ),
+            None => {}
+        }
+    }
+    let user = f
+        .get("auth_username")
+        .and_then(|v| d.string(v, &f.at("auth_username")));
+    let pass = secret(d, f, "auth_password");
+    let auth = match (user, pass) {
+        (Some(u), p) => Some((u, p.unwrap_or_default())),
+        (None, Some(_)) => {
+            d.error(f.pos, &f.path, "auth_password needs auth_username");
+            None
+        }
+        (None, None) => None,
+    };
+    let mut ca_file = None;
+    let mut insecure = false;
+    if let Some(v) = f.get("tls_config") {
+        if let Some(mut t) = d.map(v, &f.at("tls_config")) {
+            if let Some(c) = t.get("ca_file") {
+                ca_file = d.string(c, &t.at("ca_file"));
+                if let Some(path) = &ca_file {
+                    let ok = std::fs::read(path)
+                        .map_err(|e| format!("cannot read ca_file {path}: {e}"))
+                        .and_then(|pem| {
+                            lettre::transport::smtp::client::Certificate::from_pem(&pem)
+                                .map_err(|e| format!("bad ca_file {path}: {e}"))
+                        });
+                    if let Err(e) = ok {
+                        d.error(c.pos, &t.at("ca_file"), e);
+                    }
+                }
+            }
+            if let Some(b) = t.get("insecure_skip_verify") {
+                insecure = d.bool(b, &t.at("insecure_skip_verify")).unwrap_or(false);
+            }
+            t.finish(d, "tls_config");
+        }
+    }
+    let timeout = positive_duration(d, f, "timeout").unwrap_or(Duration::from_secs(10));
+    let subject = template(d, f, "subject");
+    let (host, port) = host_port?;
+    Some(EmailConfig {
+        common: common?,
+        host,
+        port,
+        from: from?,
+        to,
+        hello,
+        tls,
+        auth,
+        ca_file,
+        insecure_skip_verify: insecure,
+        timeout,
+        subject,
+    })
+}
+
 #[cfg(test)]
-#[path = "email_tests.rs"]
-mod tests;
+mod tests {
+use super::*;
+use crate::notify::config::ReceiverCommon;
+use crate::notify::group::GroupSettings;
+use crate::notify::OutAlert;
+
+fn cfg(subject: Option<&str>) -> EmailConfig {
+    EmailConfig {
+        common: ReceiverCommon {
+            name: "mail".into(),
+            group: GroupSettings::default(),
+            max_alerts: 0,
+        },
+        host: "127.0.0.1".into(),
+        port: 25,
+        from: "telltale@example.org".into(),
+        to: vec![
+            "ops@example.org".into(),
+            "Oncall <oncall@example.org>".into(),
+        ],
+        hello: "localhost".into(),
+        tls: SmtpTls::None,
+        auth: None,
+        ca_file: None,
+        insecure_skip_verify: false,
+        timeout: Duration::from_secs(5),
+        subject: subject.map(String::from),
+    }
+}
+
+fn message() -> Message {
+    let a = |inst: &str, resolved: bool| OutAlert {
+        labels: vec![
+            ("alertname".into(), "DiskFull".into()),
+            ("instance".into(), inst.into()),
+        ],
+        annotations: vec![("summary".into(), format!("disk <full> on {inst}"))],
+        starts_at_ms: 1_705_314_600_000,
+        ends_at_ms: if resolved {
+            1_705_314_660_000
+        } else {
+            1_705_315_000_000
+        },
+        generator_url: "http://t/graph?g0.expr=x&g0.tab=1".into(),
+        resolved,
+    };
+    Message {
+        group_key: "{}:{alertname=\"DiskFull\"}".into(),
+        group_labels: vec![("alertname".into(), "DiskFull".into())],
+        at_ms: 1_705_314_700_000,
+        ..Message::batch(vec![a("h1", false), a("h2", true)])
+    }
+}
+
+#[test]
+fn text_body_lists_alerts_by_status() {
+    let t = text_body(&message(), 0, "http://telltale");
+    let want = "[FIRING:1] DiskFull\n\nFiring (1)\n\n- DiskFull\n  Labels: alertname=DiskFull, instance=h1\n  summary: disk <full> on h1\n  Started: 2024-01-15T10:30:00.000Z\n  Source: http://t/graph?g0.expr=x&g0.tab=1\n\nResolved (1)\n\n- DiskFull\n  Labels: alertname=DiskFull, instance=h2\n  summary: disk <full> on h2\n  Started: 2024-01-15T10:30:00.000Z\n  Ended: 2024-01-15T10:31:00.000Z\n  Source: http://t/graph?g0.expr=x&g0.tab=1\n\nSent by telltale: http://telltale\n";
+    assert_eq!(t, want);
+}
+
+#[test]
+fn html_body_escapes_and_links() {
+    let h = html_body(&message(), 2, "");
+    assert!(h.contains("<h2>[FIRING:1] DiskFull</h2>"), "{h}");
+    assert!(
+        h.contains("<td>summary</td><td>disk &lt;full&gt; on h1</td>"),
+        "{h}"
+    );
+    assert!(
+        h.contains("<a href=\"http://t/graph?g0.expr=x&amp;g0.tab=1\">"),
+        "{h}"
+    );
+    assert!(h.contains("2 more alert(s) not shown"));
+    assert!(!h.contains("<full>"));
+}
+
+#[test]
+fn composed_message_has_headers_and_both_parts() {
+    let e = Email::new(&cfg(None), "").unwrap();
+    let raw = String::from_utf8(e.compose(&message()).unwrap().formatted()).unwrap();
+    assert!(raw.contains("Subject: [FIRING:1] DiskFull\r\n"), "{raw}");
+    assert!(raw.contains("From: telltale@example.org\r\n"), "{raw}");
+    assert!(raw.contains("ops@example.org"), "{raw}");
+    assert!(raw.contains("oncall@example.org"), "{raw}");
+    assert!(raw.contains("multipart/alternative"), "{raw}");
+    assert!(
+        raw.contains("text/plain") && raw.contains("text/html"),
+        "{raw}"
+    );
+    let e = Email::new(
+        &cfg(Some(
+            "{{ $labels.alertname }}: {{ $externalLabels.status }} ({{ $value }})",
+        )),
+        "",
+    )
+    .unwrap();
+    let raw = String::from_utf8(e.compose(&message()).unwrap().formatted()).unwrap();
+    assert!(raw.contains("Subject: DiskFull: firing (2)\r\n"), "{raw}");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retryable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = cfg(None);
+    c.port = port;
+    let e = Email::new(&c, "").unwrap();
+    let err = e.send(&message()).await.unwrap_err();
+    assert!(err.retryable, "{err:?}");
+    assert_eq!(err.reason, "connect", "{err:?}");
+}
+
+}

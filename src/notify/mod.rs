@@ -9,17 +9,14 @@
 //!   built for Alertmanager, so telltale groups as Alertmanager would (`group`).
 //!
 //! Notifiers are built from the `alerting:` config in one place, `build`.
-#![allow(dead_code)] // The engine (another branch) calls the API; the tests drive it meanwhile.
 
 pub mod alertmanager;
 pub mod config;
-mod config_email;
-mod config_receivers;
 pub mod dispatcher;
-pub mod driver;
 pub mod email;
 pub mod group;
 pub mod queue;
+pub mod receiver;
 pub mod render;
 pub mod slack;
 pub mod stats;
@@ -34,7 +31,8 @@ use serde::{Deserialize, Serialize};
 
 pub use dispatcher::Dispatcher;
 
-use crate::exposition::Labels;
+use crate::http_client::retry::SendError;
+use crate::model::Labels;
 
 /// One alert on its way out: `rules::alert_out::Notification` plus the link to its rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,16 +50,6 @@ pub struct OutAlert {
 }
 
 impl OutAlert {
-    pub fn from_notification(n: &crate::rules::alert_out::Notification, url: &str) -> Self {
-        OutAlert {
-            labels: n.labels.clone(),
-            annotations: n.annotations.clone(),
-            starts_at_ms: n.starts_at_ms,
-            ends_at_ms: n.ends_at_ms,
-            generator_url: url.to_string(),
-            resolved: n.resolved,
-        }
-    }
 
     /// Resolved by the engine, or past its `endsAt` (the engine stopped re-sending it).
     pub fn is_resolved_at(&self, now_ms: i64) -> bool {
@@ -78,25 +66,6 @@ impl OutAlert {
     pub fn fingerprint(&self) -> u64 {
         fingerprint(&self.labels)
     }
-}
-
-/// Prometheus' `generatorURL`: `<external_url>/graph?g0.expr=<expr, query-escaped as Go's
-/// url.QueryEscape does>&g0.tab=1`.
-pub fn generator_url(external_url: &str, expr: &str) -> String {
-    let mut q = String::with_capacity(expr.len() * 3);
-    for b in expr.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                q.push(b as char)
-            }
-            b' ' => q.push('+'),
-            _ => q.push_str(&format!("%{b:02X}")),
-        }
-    }
-    format!(
-        "{}/graph?g0.expr={q}&g0.tab=1",
-        external_url.trim_end_matches('/')
-    )
 }
 
 /// The identity of a label set, as 16 hex digits in payloads.
@@ -158,62 +127,6 @@ impl Message {
     }
 }
 
-/// Why a delivery failed. `reason` is a bounded set of values for the failure counter:
-/// `connect`, `timeout`, `http_5xx`, `http_429`, `http_4xx`, `http_other`, `smtp_transient`,
-/// `smtp_permanent`, `tls`, `encode`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SendError {
-    /// Worth trying again (connection refused, timeout, 5xx, 429, SMTP 4xx); otherwise the
-    /// message is dropped after counting, as a retry would get the same answer.
-    pub retryable: bool,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl SendError {
-    pub fn new(retryable: bool, reason: &'static str, message: impl Into<String>) -> Self {
-        SendError {
-            retryable,
-            reason,
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, self.reason)
-    }
-}
-
-/// The result of an HTTP POST: 2xx is delivered; 429 and 5xx are worth a retry; any other
-/// status is permanent (a malformed payload or bad credentials do not heal by themselves).
-pub fn classify_status(status: u16, body: &[u8]) -> Result<(), SendError> {
-    let text = || {
-        let b = String::from_utf8_lossy(&body[..body.len().min(256)]);
-        format!("bad response status {status}: {}", b.trim())
-    };
-    match status {
-        200..=299 => Ok(()),
-        429 => Err(SendError::new(true, "http_429", text())),
-        500..=599 => Err(SendError::new(true, "http_5xx", text())),
-        400..=499 => Err(SendError::new(false, "http_4xx", text())),
-        _ => Err(SendError::new(false, "http_other", text())),
-    }
-}
-
-/// A transport failure from `sources::http::fetch`: all worth a retry.
-pub fn classify_fetch(e: crate::sources::http::FetchError) -> SendError {
-    use crate::sources::http::FetchError;
-    match e {
-        FetchError::Timeout => SendError::new(true, "timeout", "request timed out"),
-        FetchError::BodyTooLarge(n) => {
-            SendError::new(false, "http_other", format!("response over {n} bytes"))
-        }
-        other => SendError::new(true, "connect", other.to_string()),
-    }
-}
-
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
 
 /// How the dispatcher feeds a notifier.
@@ -265,7 +178,7 @@ pub mod label_map {
     use serde::de::{Deserializer, MapAccess, Visitor};
     use serde::ser::{SerializeMap, Serializer};
 
-    use crate::exposition::Labels;
+    use crate::model::Labels;
 
     pub fn serialize<S: Serializer>(labels: &Labels, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(labels.len()))?;
@@ -321,37 +234,7 @@ mod tests {
         assert_eq!(format!("{:016x}", fingerprint(&l(&[("a", "b")]))).len(), 16);
     }
 
-    #[test]
-    fn generator_urls_escape_like_go() {
-        assert_eq!(
-            generator_url("http://prom:9090/", "up == 0"),
-            "http://prom:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1"
-        );
-        assert_eq!(
-            generator_url("", r#"rate(x{a="b/c"}[5m]) > 0.5"#),
-            "/graph?g0.expr=rate%28x%7Ba%3D%22b%2Fc%22%7D%5B5m%5D%29+%3E+0.5&g0.tab=1"
-        );
-    }
 
-    #[test]
-    fn status_classification_decides_retries() {
-        assert!(classify_status(200, b"").is_ok());
-        assert!(classify_status(204, b"").is_ok());
-        let e = classify_status(503, b"down").unwrap_err();
-        assert!(e.retryable && e.reason == "http_5xx" && e.message.contains("down"));
-        let e = classify_status(429, b"").unwrap_err();
-        assert!(e.retryable && e.reason == "http_429");
-        let e = classify_status(400, b"bad alert").unwrap_err();
-        assert!(!e.retryable && e.reason == "http_4xx");
-        let e = classify_status(401, b"").unwrap_err();
-        assert!(!e.retryable);
-        let e = classify_status(302, b"").unwrap_err();
-        assert!(!e.retryable && e.reason == "http_other");
-        use crate::sources::http::FetchError;
-        let e = classify_fetch(FetchError::Connect("refused".into()));
-        assert!(e.retryable && e.reason == "connect");
-        assert_eq!(classify_fetch(FetchError::Timeout).reason, "timeout");
-    }
 
     #[test]
     fn alerts_round_trip_through_json_with_label_objects() {

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Message, OutAlert};
-use crate::exposition::Labels;
-use crate::rules::template::{self, StrMap, Template};
+use crate::model::Labels;
+use crate::template;
+use crate::template::{StrMap, Template};
 
 /// `firing` if any alert of the message is, else `resolved`.
 pub fn status(m: &Message) -> &'static str {
@@ -81,7 +82,7 @@ pub fn go_quote(s: &str) -> String {
 
 /// Go's `time.RFC3339Nano` of a UTC millisecond time: the fraction without trailing zeros.
 pub fn rfc3339_nano(ms: i64) -> String {
-    let full = crate::timefmt::format_millis(ms);
+    let full = crate::model::time::format_millis(ms);
     // `YYYY-MM-DDTHH:MM:SS.mmmZ`
     let (head, frac) = full.split_at(19);
     let digits = frac.trim_start_matches('.').trim_end_matches('Z');

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::exposition::Family;
+use crate::model::Family;
 
 /// Prometheus' default histogram buckets (seconds).
 pub const BUCKETS: [f64; 11] = [
@@ -100,7 +100,7 @@ pub fn families(targets: &[TargetView]) -> Vec<Family> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{encode, normalize, Format};
+    use crate::model::{encode, normalize, Format};
 
     #[test]
     fn families_encode_per_target() {

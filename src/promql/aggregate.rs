@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use super::eval::{err, Ctx};
 use super::plan::{AggOp, AggPlan, Grouping};
-use super::{set, valid_label_name, EvalError, Sample, Value, NAME};
-use crate::exposition::Labels;
+use crate::model::labels::{set, is_label_name, NAME};
+use super::{EvalError, Sample, Value};
+use crate::model::Labels;
 
 struct Group {
     labels: Labels,
@@ -39,7 +40,7 @@ pub(super) fn eval_aggregate(ctx: &Ctx, a: &AggPlan) -> Result<Vec<Sample>, Eval
         }
         (AggOp::Quantile, Some(Value::Scalar(f))) => q = f,
         (AggOp::CountValues, Some(Value::String(s))) => {
-            if !valid_label_name(&s) {
+            if !is_label_name(&s) {
                 return err(format!("invalid label name {s:?}"));
             }
             value_label = s;

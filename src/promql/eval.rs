@@ -3,8 +3,11 @@
 use std::collections::HashSet;
 
 use super::plan::{At, Kind, Plan, Selector};
-use super::{drop_name, is_stale, EvalError, Queryable, Sample, Series, Value};
-use crate::exposition::Labels;
+use crate::model::labels::drop_name;
+use crate::model::time::is_stale;
+use super::{EvalError, Sample, Value};
+use crate::store::select::{Queryable, Series};
+use crate::model::Labels;
 
 /// Knobs where Prometheus versions differ. The default is Prometheus 2.x, which is what the
 /// promtool used for differential tests (2.42) implements.

@@ -5,7 +5,8 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{self as pp, Expr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{valid_label_name, MatchOp, Matcher, NAME};
+use crate::model::labels::{is_label_name, NAME};
+use crate::store::select::{MatchOp, Matcher};
 
 #[derive(Clone, Debug)]
 pub enum Plan {
@@ -320,7 +321,7 @@ fn call(c: &pp::Call) -> Result<Plan, String> {
             let re = string_arg(&args[4], "label_replace regex")?;
             let regex = regex::Regex::new(&format!("^(?:{re})$"))
                 .map_err(|e| format!("invalid regular expression in label_replace(): {re}: {e}"))?;
-            if !valid_label_name(&dst) {
+            if !is_label_name(&dst) {
                 return Err(format!(
                     "invalid destination label name in label_replace(): {dst}"
                 ));
@@ -339,12 +340,12 @@ fn call(c: &pp::Call) -> Result<Plan, String> {
             let mut srcs = Vec::new();
             for a in &args[3..] {
                 let s = string_arg(a, "label_join source")?;
-                if !valid_label_name(&s) {
+                if !is_label_name(&s) {
                     return Err(format!("invalid source label name in label_join(): {s}"));
                 }
                 srcs.push(s);
             }
-            if !valid_label_name(&dst) {
+            if !is_label_name(&dst) {
                 return Err(format!(
                     "invalid destination label name in label_join(): {dst}"
                 ));

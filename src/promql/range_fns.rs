@@ -5,7 +5,8 @@ use super::aggregate::quantile;
 use super::eval::{err, Ctx};
 use super::functions::absent_labels;
 use super::plan::{Func, Plan};
-use super::{drop_name, EvalError, Sample, Value};
+use crate::model::labels::drop_name;
+use super::{EvalError, Sample, Value};
 
 pub(super) fn eval_range_fn(ctx: &Ctx, f: Func, args: &[Plan]) -> Result<Value, EvalError> {
     let m_idx = usize::from(f == Func::QuantileOverTime);

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use crate::notify::config::{decode_http, positive_count, positive_duration, required_url};
-use crate::sources::http::HttpConfig;
-use crate::yaml::{Decoder, Node};
+use crate::http_client::decode_http;
+use crate::config::common::{positive_count, positive_duration, required_url};
+use crate::http_client::HttpConfig;
+use crate::config::yaml::{Decoder, Node};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RemoteWriteConfig {
@@ -78,7 +79,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Vec<RemoteWriteConfig> {
             let at = f.at("external_labels");
             c.external_labels = d.string_map(v, &at);
             for (k, _) in &c.external_labels {
-                if !crate::config::is_label_name(k) || k.starts_with("__") {
+                if !crate::model::labels::is_label_name(k) || k.starts_with("__") {
                     d.error(v.pos, &at, format!("invalid label name {k:?}"));
                 }
             }
@@ -94,8 +95,8 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Vec<RemoteWriteConfig> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::parse;
-    use crate::config::tests::errors;
+    use crate::app::config::parse;
+    use crate::app::config::tests::errors;
 
     #[test]
     fn entries_with_defaults_auth_and_labels() {

@@ -22,10 +22,10 @@ use tokio::task::JoinHandle;
 pub use config::RemoteWriteConfig;
 use proto::Series;
 
-use crate::exposition::{Family, Labels};
-use crate::notify::queue::backoff_ms;
-use crate::notify::{classify_fetch, classify_status, SendError};
-use crate::sources::http;
+use crate::model::{Family, Labels};
+use crate::http_client::retry::backoff_ms;
+use crate::http_client::retry::{classify_fetch, classify_status, SendError};
+use crate::http_client as http;
 use crate::store::{SeriesKey, Tap, Written};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -56,7 +56,7 @@ pub struct Writer {
 impl Writer {
     fn new(cfg: &RemoteWriteConfig, global: &Labels) -> Result<Self, String> {
         let client = http::builder(&cfg.http)?
-            .user_agent(crate::notify::alertmanager::USER_AGENT)
+            .user_agent(crate::http_client::USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("remote_write {}: cannot build HTTP client: {e}", cfg.name))?;
@@ -353,5 +353,4 @@ impl RemoteWrite {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

@@ -165,7 +165,7 @@ pub mod decode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::Labels;
+    use crate::model::Labels;
 
     fn l(pairs: &[(&str, &str)]) -> Labels {
         let mut out = Labels::new();

@@ -2,26 +2,20 @@
 //! HTTP/TCP probes and Zabbix. Each kind is one file behind the `Source` trait; `build_all` is the
 //! one place they are made from the config.
 
-pub mod http;
 pub mod json;
-mod json_config;
-pub(crate) mod json_map;
-pub(crate) mod jsonpath;
 pub mod probe;
-pub mod x509;
+pub mod push;
 pub mod zabbix;
-pub mod zabbix_api;
-pub mod zabbix_config;
-pub mod zabbix_items;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::config::Config;
-use crate::exposition::Family;
+use crate::model::time::now_ms;
+use crate::app::config::Config;
+use crate::model::Family;
 use crate::store::Store;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -85,12 +79,6 @@ pub fn build_all(cfg: &Config, old: &[Arc<dyn Source>]) -> Result<Vec<Arc<dyn So
         .into_iter()
         .map(|s| by_key.get(&s.config_key()).map_or(s, |o| Arc::clone(o)))
         .collect())
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Runs each source on its interval, writing polls into the store; dropping it stops them.
@@ -170,11 +158,11 @@ pub fn targets_json(sources: &[Arc<dyn Source>]) -> serde_json::Value {
                 "scrapeUrl": s.url(),
                 "globalUrl": s.url(),
                 "lastError": h.last_error,
-                "lastScrape": if h.last_poll_ms > 0 { crate::timefmt::format_millis(h.last_poll_ms) } else { "0001-01-01T00:00:00Z".to_string() },
+                "lastScrape": if h.last_poll_ms > 0 { crate::model::time::format_millis(h.last_poll_ms) } else { "0001-01-01T00:00:00Z".to_string() },
                 "lastScrapeDuration": h.last_duration.as_secs_f64(),
                 "health": health,
-                "scrapeInterval": crate::yaml::format_duration(s.interval()),
-                "scrapeTimeout": crate::yaml::format_duration(s.timeout()),
+                "scrapeInterval": crate::config::yaml::format_duration(s.interval()),
+                "scrapeTimeout": crate::config::yaml::format_duration(s.timeout()),
             })
         })
         .collect();

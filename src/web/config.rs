@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::yaml::{self, Decoder, Diag, Fields, Node, Pos};
+use crate::config::yaml;
+use crate::config::yaml::{Decoder, Diag, Fields, Node, Pos};
 
 /// Who must present a client certificate, in Go's `tls.ClientAuthType` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

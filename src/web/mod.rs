@@ -7,10 +7,13 @@
 //! and, when good, used for every connection and request from then on. SIGHUP forces the same
 //! re-read. A bad file is logged (once per change) and the previous configuration stays in force.
 
+pub mod api;
 pub mod auth;
 pub mod config;
-pub mod redact;
+pub mod push;
+pub mod router;
 pub mod serve;
+pub mod status_page;
 pub mod tls;
 
 use std::path::{Path, PathBuf};
@@ -99,7 +102,7 @@ pub fn load(path: &Path) -> Result<Active, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{name}: cannot read web config: {e}"))?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let join = |ds: Vec<crate::yaml::Diag>| {
+    let join = |ds: Vec<crate::config::yaml::Diag>| {
         ds.iter()
             .map(|d| d.to_string())
             .collect::<Vec<_>>()

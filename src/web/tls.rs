@@ -14,7 +14,7 @@ use rustls::{
 };
 
 use super::config::{ClientAuth, Pem, TlsSettings};
-use crate::yaml::{Diag, Pos};
+use crate::config::yaml::{Diag, Pos};
 
 /// Go's names of the TLS 1.2 suites rustls offers (the others, CBC and RSA key exchange, it
 /// does not implement).

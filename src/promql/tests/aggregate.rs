@@ -1,7 +1,7 @@
 //! Aggregation operators.
 
 use super::helpers::*;
-use crate::promql::MemStore;
+use crate::store::memstore::MemStore;
 
 fn st() -> MemStore {
     store(&[

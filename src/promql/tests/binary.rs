@@ -1,7 +1,7 @@
 //! Binary operators, vector matching and its errors.
 
 use super::helpers::*;
-use crate::promql::MemStore;
+use crate::store::memstore::MemStore;
 
 fn st() -> MemStore {
     store(&[

@@ -1,7 +1,7 @@
 //! Instant-vector functions.
 
 use super::helpers::*;
-use crate::promql::MemStore;
+use crate::store::memstore::MemStore;
 
 fn st() -> MemStore {
     store(&[

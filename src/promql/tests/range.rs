@@ -1,7 +1,8 @@
 //! Range-vector functions: extrapolation, counter resets, *_over_time.
 
 use super::helpers::*;
-use crate::promql::{EvalOptions, MemStore, Value};
+use crate::promql::{EvalOptions, Value};
+use crate::store::memstore::MemStore;
 
 fn one(s: &MemStore, q: &str, t: i64) -> f64 {
     let v = vector(s, q, t);

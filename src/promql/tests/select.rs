@@ -3,7 +3,7 @@
 use super::helpers::*;
 use crate::promql::{EvalOptions, Value};
 
-fn st() -> crate::promql::MemStore {
+fn st() -> crate::store::memstore::MemStore {
     store(&[
         (r#"m{job="a"}"#, "1 2 3"),
         (r#"m{job="b"}"#, "10 stale"),

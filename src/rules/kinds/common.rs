@@ -5,10 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::exposition::Labels;
-use crate::promql::{self, EvalOptions, Plan, Queryable, Sample, Value};
-use crate::rules::groupeval::selectors;
-use crate::yaml::{Decoder, Fields, Node};
+use crate::model::labels;
+use crate::model::Labels;
+use crate::promql;
+use crate::promql::{EvalOptions, Plan, Sample, Value};
+use crate::store::select::Queryable;
+use crate::rules::eval::selectors;
+use crate::config::yaml::{Decoder, Fields, Node};
 
 /// A PromQL input: its text and plan.
 #[derive(Clone, Debug)]
@@ -42,7 +45,7 @@ pub fn decode_on(d: &mut Decoder, f: &mut Fields, path: &str) -> Option<Vec<Stri
         let Some(name) = d.string(item, &at) else {
             continue;
         };
-        if !promql::valid_label_name(&name) || name == promql::NAME {
+        if !labels::is_label_name(&name) || name == labels::NAME {
             d.error(item.pos, &at, format!("invalid label name: {name:?}"));
         } else if names.contains(&name) {
             d.error(item.pos, &at, format!("label {name:?} listed twice"));
@@ -74,7 +77,7 @@ pub fn decode_positive(
 
 /// Whether `s` can name an input in an `evalexpr` condition and a template (`$inputs.s`).
 pub fn valid_input_name(s: &str) -> bool {
-    promql::valid_label_name(s) && s != "true" && s != "false"
+    labels::is_label_name(s) && s != "true" && s != "false"
 }
 
 /// `plan` evaluated at `t` where an instant selector takes the newest sample within
@@ -112,7 +115,7 @@ pub fn absent(plan: &Plan, t: i64, q: &dyn Queryable, lookback_ms: i64) -> bool 
             let from = end - range.unwrap_or(lookback_ms);
             q.select(&s.matchers, from, end)
                 .iter()
-                .all(|series| series.samples.iter().all(|(_, v)| promql::is_stale(*v)))
+                .all(|series| series.samples.iter().all(|(_, v)| crate::model::time::is_stale(*v)))
         })
 }
 
@@ -122,7 +125,7 @@ pub fn shared_names<'a>(inputs: impl IntoIterator<Item = Vec<&'a Labels>>) -> Ve
     for labels in inputs {
         let names: BTreeSet<&str> = (labels.iter())
             .flat_map(|l| l.iter().map(|(k, _)| k.as_str()))
-            .filter(|k| *k != promql::NAME)
+            .filter(|k| *k != labels::NAME)
             .collect();
         shared = Some(match shared {
             None => names,
@@ -159,7 +162,7 @@ pub fn by_key<T>(
         if out.contains_key(&key) {
             return Err(format!(
                 "input {input}: several series match {} on ({}); add labels to `on` or aggregate the input",
-                promql::fmt_labels(&key),
+                labels::fmt_labels(&key),
                 on.join(", ")
             ));
         }
@@ -171,7 +174,7 @@ pub fn by_key<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promql::MemStore;
+    use crate::store::memstore::MemStore;
 
     fn l(pairs: &[(&str, &str)]) -> Labels {
         let mut v: Labels = (pairs.iter())

@@ -10,20 +10,9 @@
 //! in [`ALL`]. Kind rules always evaluate locally, over the samples telltale holds.
 
 mod anomaly;
-#[cfg(test)]
-mod anomaly_hold_tests;
-mod anomaly_state;
-#[cfg(test)]
-mod anomaly_tests;
 mod common;
 mod correlate;
-#[cfg(test)]
-mod correlate_tests;
 mod correlation;
-#[cfg(test)]
-mod correlation_tests;
-#[cfg(test)]
-mod state_tests;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -33,12 +22,14 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use super::alert::EvalInput;
-use super::file::{Expr, Rule};
-use super::groupeval::{eval_rule, query_local, Outcome, RuleState};
-use super::template::FloatMap;
-use crate::exposition::Labels;
-use crate::promql::{Plan, Queryable};
-use crate::yaml::{Decoder, Node};
+use super::file::expr::Expr;
+use super::file::Rule;
+use super::eval::{eval_rule, query_local, Outcome, RuleState};
+use crate::template::FloatMap;
+use crate::model::Labels;
+use crate::promql::Plan;
+use crate::store::select::Queryable;
+use crate::config::yaml::{Decoder, Node};
 
 /// One rule kind: the key that selects it and how to decode that key's value.
 pub struct Def {

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use crate::config::Global;
-use crate::sources::http::{self, HttpConfig};
-use crate::yaml::{self, Decoder, Fields, Node, Value};
+use crate::config::common::Global;
+use crate::http_client as http;
+use crate::http_client::HttpConfig;
+use crate::config::yaml;
+use crate::config::yaml::{Decoder, Fields, Node, Value};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProbeConfig {

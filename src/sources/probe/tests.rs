@@ -1,6 +1,8 @@
 use super::*;
-use crate::config::{self, Global};
-use crate::yaml::{self, Decoder};
+use crate::app::config;
+use crate::config::common::Global;
+use crate::config::yaml;
+use crate::config::yaml::Decoder;
 
 fn decode_text(text: &str) -> Result<Vec<ProbeConfig>, Vec<String>> {
     let root = yaml::parse("p.yml", text).unwrap();

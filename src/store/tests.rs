@@ -1,0 +1,307 @@
+//! Tests of the sample store (`store.rs`).
+
+use crate::model::time::is_stale;
+use super::*;
+
+fn fam(name: &str, series: &[(&str, f64)]) -> Family {
+    let mut f = Family::gauge(name, "h");
+    for (l, v) in series {
+        f.add(&[("target", l)], *v);
+    }
+    f
+}
+
+fn limits(max_series: usize) -> Limits {
+    Limits {
+        retention_ms: 60_000,
+        max_series,
+    }
+}
+
+#[test]
+fn ingest_keeps_history_and_latest() {
+    let s = Store::new(limits(100));
+    s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
+    s.ingest("a", vec![fam("m", &[("x", 2.0)])], 2000);
+    let r = s.range(Some("m"), |_| true, 0, 5000);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].1, vec![(1000, 1.0), (2000, 2.0)]);
+    assert_eq!(s.latest_families()[0].samples[0].value, 2.0);
+}
+
+#[test]
+fn a_series_labels_are_held_once_across_polls() {
+    let s = Store::new(limits(100));
+    s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
+    s.ingest("a", vec![fam("m", &[("x", 2.0)])], 2000);
+    let inner = s.inner.read().unwrap();
+    let stored = inner.series["m"].keys().next().unwrap();
+    let seen = &inner.latest["a"].1;
+    assert_eq!(seen.len(), 1);
+    assert!(Arc::ptr_eq(stored, &seen[0].labels));
+}
+
+#[test]
+fn vanished_series_get_a_staleness_marker() {
+    let s = Store::new(limits(100));
+    s.ingest("a", vec![fam("m", &[("x", 1.0), ("y", 5.0)])], 1000);
+    s.ingest("a", vec![fam("m", &[("x", 1.0)])], 2000);
+    let y = s.range(
+        Some("m"),
+        |k| k.labels.iter().any(|(_, v)| v == "y"),
+        0,
+        5000,
+    );
+    assert_eq!(y[0].1.len(), 2);
+    assert!(is_stale(y[0].1[1].1));
+    assert_eq!(s.latest_families()[0].samples.len(), 1);
+}
+
+#[test]
+fn a_partial_poll_marks_nothing_stale() {
+    let s = Store::new(limits(100));
+    s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0), ("y", 2.0)])], 1000, false);
+    s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0)])], 2000, true);
+    let y = s.range(
+        Some("m"),
+        |k| k.labels.iter().any(|(_, v)| v == "y"),
+        0,
+        5000,
+    );
+    assert_eq!(y[0].1, vec![(1000, 2.0)]);
+    // A later complete poll still knows y and marks it stale.
+    s.ingest_unexposed("h", vec![fam("m", &[("x", 1.0)])], 3000, false);
+    let y = s.range(
+        Some("m"),
+        |k| k.labels.iter().any(|(_, v)| v == "y"),
+        0,
+        5000,
+    );
+    assert_eq!((y[0].1[1].0, is_stale(y[0].1[1].1)), (3000, true));
+    assert!(s.latest_families().is_empty(), "unexposed");
+}
+
+#[test]
+fn series_over_the_limit_are_refused_and_counted() {
+    let s = Store::new(limits(2));
+    s.ingest(
+        "a",
+        vec![fam("m", &[("1", 1.0), ("2", 1.0), ("3", 1.0)])],
+        1000,
+    );
+    assert_eq!(s.range(Some("m"), |_| true, 0, 5000).len(), 2);
+    let refused = s
+        .families()
+        .into_iter()
+        .find(|f| f.name == "telltale_store_series_refused_total")
+        .unwrap();
+    assert_eq!(refused.samples[0].value, 1.0);
+    // Existing series still take new samples at the limit.
+    s.ingest("a", vec![fam("m", &[("1", 2.0)])], 2000);
+    assert_eq!(
+        s.range(Some("m"), |k| k.labels[0].1 == "1", 0, 5000)[0]
+            .1
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn retention_drops_old_samples_and_empty_series() {
+    let s = Store::new(limits(100));
+    s.ingest("a", vec![fam("m", &[("x", 1.0)])], 1000);
+    s.ingest("a", vec![fam("m", &[("x", 2.0)])], 70_000);
+    s.compact(70_000);
+    assert_eq!(
+        s.range(Some("m"), |_| true, 0, 100_000)[0].1,
+        vec![(70_000, 2.0)]
+    );
+    s.remove_source("a", 80_000);
+    s.compact(200_000);
+    assert!(s.range(Some("m"), |_| true, 0, 300_000).is_empty());
+    assert!(s.sources().is_empty());
+}
+
+#[test]
+fn source_timestamps_are_kept_and_out_of_order_ignored() {
+    let s = Store::new(limits(100));
+    let mut f = fam("m", &[("x", 1.0)]);
+    f.samples[0].timestamp_ms = Some(500);
+    s.ingest("z", vec![f.clone()], 1000);
+    f.samples[0].timestamp_ms = Some(400);
+    f.samples[0].value = 9.0;
+    s.ingest("z", vec![f], 2000);
+    assert_eq!(s.range(Some("m"), |_| true, 0, 5000)[0].1, vec![(500, 1.0)]);
+}
+
+#[test]
+fn concurrent_writers_and_readers() {
+    let s = Arc::new(Store::new(limits(10_000)));
+    let handles: Vec<_> = (0..4)
+        .map(|w| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    s.ingest(
+                        &format!("src{w}"),
+                        vec![fam("m", &[(&format!("{w}"), i as f64)])],
+                        1000 + i,
+                    );
+                    let _ = s.latest_families();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let r = s.range(Some("m"), |_| true, 0, i64::MAX);
+    assert_eq!(r.len(), 4);
+    assert!(r.iter().all(|(_, pts)| pts.len() == 200));
+}
+
+#[test]
+fn unsorted_labels_find_the_same_series() {
+    let s = Store::new(limits(100));
+    let mut f = Family::gauge("m", "h");
+    f.add(&[("b", "1"), ("a", "2")], 1.0);
+    s.ingest("a", vec![f.clone()], 1000);
+    f.samples[0].value = 2.0;
+    s.ingest("a", vec![f], 2000);
+    let r = s.range(Some("m"), |_| true, 0, 5000);
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        *r[0].0.labels,
+        [("a".into(), "2".into()), ("b".into(), "1".into())]
+    );
+    assert_eq!(r[0].1, vec![(1000, 1.0), (2000, 2.0)]);
+    // The family as served keeps the source's order.
+    assert_eq!(s.latest_families()[0].samples[0].labels[0].0, "b");
+}
+
+#[test]
+fn staleness_is_per_source_even_for_a_shared_series() {
+    let s = Store::new(limits(100));
+    s.ingest("a", vec![fam("m", &[("x", 1.0), ("y", 1.0)])], 1000);
+    s.ingest("b", vec![fam("m", &[("x", 1.0)])], 1500);
+    // A series reported twice in one poll is still one series, seen once.
+    s.ingest("a", vec![fam("m", &[("y", 2.0), ("y", 3.0)])], 2000);
+    let x = s.range(Some("m"), |k| k.labels[0].1 == "x", 0, 5000);
+    assert_eq!(x[0].1.len(), 3);
+    assert!(is_stale(x[0].1[2].1) && x[0].1[2].0 == 2000);
+    let y = s.range(Some("m"), |k| k.labels[0].1 == "y", 0, 5000);
+    assert_eq!(y[0].1, vec![(1000, 1.0), (2000, 2.0)]);
+    // Only the source that dropped it: b's next poll still has x and marks nothing.
+    s.ingest("b", vec![fam("m", &[("x", 4.0)])], 3000);
+    let x = s.range(Some("m"), |k| k.labels[0].1 == "x", 0, 5000);
+    assert_eq!(x[0].1.last(), Some(&(3000, 4.0)));
+    assert_eq!(s.inner.read().unwrap().latest["a"].1.len(), 1);
+}
+
+#[test]
+fn ranges_are_inclusive_and_every_name_is_read_without_one() {
+    let s = Store::new(limits(100));
+    for t in [1000, 2000, 3000, 4000] {
+        s.ingest("a", vec![fam("m", &[("x", t as f64)]), fam("n", &[])], t);
+    }
+    s.ingest("b", vec![fam("a", &[("x", 0.0)])], 2500);
+    let r = s.range(Some("m"), |_| true, 2000, 3000);
+    assert_eq!(r[0].1, vec![(2000, 2000.0), (3000, 3000.0)]);
+    assert!(s.range(Some("m"), |_| true, 3000, 2000)[0].1.is_empty());
+    let names: Vec<_> = s
+        .range(None, |_| true, 0, 5000)
+        .into_iter()
+        .map(|(k, _)| k.name)
+        .collect();
+    assert_eq!(names, [Arc::from("a"), Arc::from("m")]);
+    assert!(s.range(Some("n"), |_| true, 0, 5000).is_empty());
+}
+
+#[test]
+fn try_ingest_is_all_or_nothing_at_the_limit() {
+    let s = Store::new(limits(3));
+    s.ingest("a", vec![fam("m", &[("1", 1.0), ("2", 1.0)])], 1000);
+    let err = s
+        .try_ingest("b", vec![fam("n", &[("1", 1.0), ("2", 1.0)])], 1000)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        Full {
+            limit: 3,
+            held: 2,
+            new: 2
+        }
+    );
+    assert!(s.range(Some("n"), |_| true, 0, 5000).is_empty());
+    assert!(s.latest_of("b").is_none());
+    // Existing series and one new one fit.
+    s.try_ingest(
+        "a",
+        vec![fam("m", &[("1", 2.0), ("2", 2.0), ("3", 2.0)])],
+        2000,
+    )
+    .unwrap();
+    assert_eq!(s.latest_of("a").unwrap()[0].samples.len(), 3);
+}
+
+struct Collect(std::sync::Mutex<Vec<Written>>);
+impl Tap for Collect {
+    fn written(&self, samples: Vec<Written>) {
+        self.0.lock().unwrap().extend(samples);
+    }
+}
+
+#[test]
+fn the_tap_sees_what_was_written_with_staleness_markers() {
+    let s = Store::new(limits(100));
+    let tap = Arc::new(Collect(Default::default()));
+    s.set_tap(Some(tap.clone()));
+    s.ingest("a", vec![fam("m", &[("x", 1.0), ("y", 2.0)])], 1000);
+    // A repeated timestamp writes nothing, so the tap sees nothing.
+    let mut f = fam("m", &[("x", 3.0)]);
+    f.samples[0].timestamp_ms = Some(1000);
+    s.ingest("a", vec![f], 2000);
+    let got = tap.0.lock().unwrap().clone();
+    let short: Vec<(String, i64, bool)> = got
+        .iter()
+        .map(|(k, t, v)| (k.labels[0].1.clone(), *t, is_stale(*v)))
+        .collect();
+    assert_eq!(
+        short,
+        vec![
+            ("x".into(), 1000, false),
+            ("y".into(), 1000, false),
+            ("y".into(), 2000, true)
+        ]
+    );
+    s.set_tap(None);
+    s.ingest("a", vec![fam("m", &[("x", 4.0)])], 3000);
+    assert_eq!(tap.0.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn keys_carry_histogram_suffixes_and_drop_empty_labels() {
+    let s = Store::new(limits(100));
+    let mut h = Family::histogram("lat", "h");
+    h.observe(&[("instance", "")], &[(1.0, 2)], 3.0, 4);
+    s.ingest("a", vec![h], 1000);
+    let names: Vec<String> = s
+        .range(None, |_| true, 0, 5000)
+        .iter()
+        .map(|(k, _)| format!("{}{:?}", k.name, k.labels))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "lat_bucket[(\"le\", \"+Inf\")]",
+            "lat_bucket[(\"le\", \"1\")]",
+            "lat_count[]",
+            "lat_sum[]"
+        ]
+    );
+    // Exposition keeps the family as it was given.
+    assert_eq!(
+        s.latest_families()[0].kind,
+        crate::model::MetricType::Histogram
+    );
+}

@@ -1,0 +1,204 @@
+//! The push endpoints. Pushgateway's: `PUT`/`POST`/`DELETE /metrics/job/<job>{/<l>/<v>}`
+//! answer 200 (push), 202 (delete) or an error status with a plain-text message; the seed
+//! platform's `POST /api/v1/metrics` answers in the JSON envelope of telltale's API.
+//! Statuses: 400 malformed or inconsistent, 404 push not enabled, 413 body or sample count
+//! over its limit, 415 not the text format, 422 a series limit.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::Router;
+
+use crate::sources::push::{grouping, json, text};
+use crate::sources::push::{Mode, Refusal, Registry};
+use crate::app::App;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/metrics/{*group}", put(group).post(group).delete(group))
+        .route("/api/v1/metrics", post(api))
+}
+
+fn plain(r: Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut msg = r.message;
+    if !msg.ends_with('\n') {
+        msg.push('\n');
+    }
+    (status, msg).into_response()
+}
+
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> &str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// The body within `limit` bytes (gzip-encoded bodies are decoded within it too).
+async fn read_body(
+    reg: &Registry,
+    h: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Vec<u8>, Refusal> {
+    let too_large = || {
+        reg.refuse(Refusal::new(
+            413,
+            "body_too_large",
+            format!("push refused: the body is larger than push.max_body_size ({limit} bytes)"),
+        ))
+    };
+    let declared: Option<usize> = header_str(h, header::CONTENT_LENGTH).parse().ok();
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(e) if e.to_string().contains("length limit exceeded") => return Err(too_large()),
+        Err(e) => {
+            return Err(reg.refuse(Refusal::new(
+                400,
+                "malformed",
+                format!("cannot read the body: {e}"),
+            )))
+        }
+    };
+    match header_str(h, header::CONTENT_ENCODING) {
+        "" | "identity" => Ok(bytes.to_vec()),
+        "gzip" => {
+            let mut out = Vec::new();
+            let read = flate2::read::GzDecoder::new(&bytes[..])
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out);
+            match read {
+                Ok(n) if n > limit => Err(too_large()),
+                Ok(_) => Ok(out),
+                Err(e) => Err(reg.refuse(Refusal::new(
+                    400,
+                    "malformed",
+                    format!("bad gzip body: {e}"),
+                ))),
+            }
+        }
+        other => Err(reg.refuse(Refusal::new(
+            415,
+            "unsupported_media_type",
+            format!("Content-Encoding {other:?} is not supported (gzip or none)"),
+        ))),
+    }
+}
+
+async fn group(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match push_group(&app.push, &method, &uri, &headers, body).await {
+        Ok(status) => status.into_response(),
+        Err(r) => plain(r),
+    }
+}
+
+async fn push_group(
+    reg: &Registry,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<StatusCode, Refusal> {
+    let Some(cfg) = reg.config() else {
+        return Err(Refusal::new(
+            404,
+            "disabled",
+            "push is not enabled: add a push: section to the config",
+        ));
+    };
+    let Some(rest) = uri.path().strip_prefix("/metrics/") else {
+        return Err(Refusal::new(404, "disabled", "not found"));
+    };
+    if !rest.starts_with("job/") && !rest.starts_with("job@base64/") {
+        return Err(Refusal::new(
+            404,
+            "disabled",
+            "push URLs are /metrics/job/<job>{/<label>/<value>}",
+        ));
+    }
+    let key = grouping::parse(rest).map_err(|e| reg.refuse(Refusal::new(400, "invalid", e)))?;
+    let now = crate::model::time::now_ms();
+    if method == Method::DELETE {
+        reg.delete(&key, now)?;
+        return Ok(StatusCode::ACCEPTED);
+    }
+    // Client libraries that speak protobuf say so; the text format is what telltale reads.
+    let ctype = header_str(headers, header::CONTENT_TYPE);
+    if ctype.starts_with("application/vnd.google.protobuf") {
+        return Err(reg.refuse(Refusal::new(
+            415,
+            "unsupported_media_type",
+            "the protobuf push format is not supported: push the text format (text/plain; version=0.0.4)",
+        )));
+    }
+    let bytes = read_body(reg, headers, body, cfg.max_body_size).await?;
+    let body = String::from_utf8(bytes).map_err(|e| {
+        reg.refuse(Refusal::new(
+            400,
+            "malformed",
+            format!("the body is not UTF-8: {e}"),
+        ))
+    })?;
+    let fams = text::parse(&body, &key).map_err(|e| {
+        let reason = if e.starts_with("text format") {
+            "malformed"
+        } else {
+            "invalid"
+        };
+        reg.refuse(Refusal::new(400, reason, e))
+    })?;
+    let mode = if method == Method::PUT {
+        Mode::Replace
+    } else {
+        Mode::Merge
+    };
+    reg.push(&key, fams, mode, now)?;
+    Ok(StatusCode::OK)
+}
+
+fn api_error(r: Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let kind = if r.status == 422 || r.status == 413 {
+        "limit"
+    } else {
+        "bad_data"
+    };
+    let body = serde_json::json!({"status": "error", "errorType": kind, "reason": r.reason, "error": r.message});
+    (status, axum::Json(body)).into_response()
+}
+
+async fn api(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let reg = &app.push;
+    let Some(cfg) = reg.config() else {
+        return api_error(Refusal::new(
+            404,
+            "disabled",
+            "push is not enabled: add a push: section to the config",
+        ));
+    };
+    let bytes = match read_body(reg, &headers, body, cfg.max_body_size).await {
+        Ok(b) => b,
+        Err(r) => return api_error(r),
+    };
+    let fams = json::parse(&bytes)
+        .map_err(|e| Refusal::new(400, "malformed", e))
+        .and_then(|p| json::families(p).map_err(|e| Refusal::new(400, "invalid", e)))
+        .map_err(|r| reg.refuse(r));
+    match fams.and_then(|f| reg.push_api(f, crate::model::time::now_ms())) {
+        Ok(n) => axum::Json(serde_json::json!({"status": "success", "data": {"accepted": n}}))
+            .into_response(),
+        Err(r) => api_error(r),
+    }
+}
