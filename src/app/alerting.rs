@@ -7,17 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::rules::alert::output::Notification;
 use super::args::RunArgs;
 use super::config::Config;
 use crate::model::Family;
 use crate::notify::config::AlertmanagerConfig;
 use crate::notify::{Dispatcher, OutAlert};
+use crate::rules::alert::output::Notification;
 use crate::rules::alert::output::RestoreOptions;
 use crate::rules::engine::{self, Engine, LogSink, Outgoing, Sink};
-use crate::rules::file::RuleFile;
 use crate::rules::eval::Env;
 use crate::rules::file::settings;
+use crate::rules::file::RuleFile;
 use crate::sources::Source;
 use crate::store::Store;
 

@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::common::Global;
-use crate::model::labels::is_label_name;
 use crate::collector;
+use crate::config::common::Global;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Diag, Fields, Node};
+use crate::model::labels::is_label_name;
 
 /// Used when `run` is given no `--config`: system metrics on, default collectors.
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.yml");
@@ -392,25 +392,5 @@ pub(crate) mod tests {
                 "c.yml:3:3: rules: unknown field \"bogus\" in rules",
             ]
         );
-    }
-
-    #[test]
-    fn secrets_come_inline_or_from_a_file() {
-        let dir = std::env::temp_dir().join(format!("telltale-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("pass");
-        std::fs::write(&file, "hunter2\n").unwrap();
-        let text = format!("password_file: {}\n", file.display());
-        let root = yaml::parse("s", &text).unwrap();
-        let mut d = Decoder::new("s");
-        let mut f = d.map(&root, "").unwrap();
-        assert_eq!(
-            secret(&mut d, &mut f, "password").as_deref(),
-            Some("hunter2")
-        );
-        let root = yaml::parse("s", "password: a\npassword_file: b\n").unwrap();
-        let mut f = d.map(&root, "").unwrap();
-        assert_eq!(secret(&mut d, &mut f, "password"), None);
-        assert!(d.diags[0].msg.contains("at most one"));
     }
 }

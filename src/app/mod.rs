@@ -11,14 +11,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::app::alerting::Alerting;
 use crate::app::args::RunArgs;
-use crate::collector::{self, Ctx};
 use crate::app::config::{Config, SystemConfig};
+use crate::app::selfmetrics::{ProcessMetrics, ReloadStatus};
+use crate::collector::{self, Ctx};
 use crate::model as exposition;
 use crate::model::{Family, Format};
-use crate::sources::push;
 use crate::remote_write::RemoteWrite;
 use crate::rules::engine;
-use crate::app::selfmetrics::{ProcessMetrics, ReloadStatus};
+use crate::sources::push;
 use crate::sources::{self, Scheduler, Source};
 use crate::store::{Limits, Store};
 

@@ -98,3 +98,29 @@ pub fn required_url(d: &mut Decoder, f: &mut Fields, what: &str) -> Option<Strin
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::yaml;
+
+    #[test]
+    fn secrets_come_inline_or_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("telltale-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pass");
+        std::fs::write(&file, "hunter2\n").unwrap();
+        let text = format!("password_file: {}\n", file.display());
+        let root = yaml::parse("s", &text).unwrap();
+        let mut d = Decoder::new("s");
+        let mut f = d.map(&root, "").unwrap();
+        assert_eq!(
+            secret(&mut d, &mut f, "password").as_deref(),
+            Some("hunter2")
+        );
+        let root = yaml::parse("s", "password: a\npassword_file: b\n").unwrap();
+        let mut f = d.map(&root, "").unwrap();
+        assert_eq!(secret(&mut d, &mut f, "password"), None);
+        assert!(d.diags[0].msg.contains("at most one"));
+    }
+}

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::http_client::USER_AGENT;
 use super::config::AlertmanagerConfig;
-use crate::http_client::retry::{classify_fetch, classify_status};
 use super::{Message, Mode, Notifier, OutAlert, SendFuture};
-use crate::model::Labels;
 use crate::http_client as http;
+use crate::http_client::retry::{classify_fetch, classify_status};
+use crate::http_client::USER_AGENT;
+use crate::model::Labels;
 
 /// Sorted label pairs serialised as a JSON object.
 pub struct LabelObj<'a>(pub &'a Labels);

@@ -50,7 +50,6 @@ pub struct OutAlert {
 }
 
 impl OutAlert {
-
     /// Resolved by the engine, or past its `endsAt` (the engine stopped re-sending it).
     pub fn is_resolved_at(&self, now_ms: i64) -> bool {
         self.resolved || self.ends_at_ms <= now_ms
@@ -233,8 +232,6 @@ mod tests {
         assert_eq!(fingerprint(&Vec::new()), 0xcbf2_9ce4_8422_2325);
         assert_eq!(format!("{:016x}", fingerprint(&l(&[("a", "b")]))).len(), 16);
     }
-
-
 
     #[test]
     fn alerts_round_trip_through_json_with_label_objects() {

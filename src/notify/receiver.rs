@@ -1,10 +1,10 @@
 //! Decoding of the keys every grouping receiver has, and of webhook and Slack receivers.
 
-use crate::http_client::decode_http;
-use crate::config::common::{positive_duration, required_url};
 use super::config::{template, ReceiverCommon, SlackConfig, WebhookConfig};
 use super::group::GroupSettings;
+use crate::config::common::{positive_duration, required_url};
 use crate::config::yaml::{Decoder, Fields};
+use crate::http_client::decode_http;
 
 /// `name`, the grouping keys, `send_resolved` (Alertmanager's defaults: true for webhooks,
 /// false for email and Slack) and `max_alerts`.

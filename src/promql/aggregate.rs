@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use super::eval::{err, Ctx};
 use super::plan::{AggOp, AggPlan, Grouping};
-use crate::model::labels::{set, is_label_name, NAME};
 use super::{EvalError, Sample, Value};
+use crate::model::labels::{is_label_name, set, NAME};
 use crate::model::Labels;
 
 struct Group {

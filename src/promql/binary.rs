@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::eval::{err, Ctx};
 use super::plan::{BinOp, BinaryPlan, Card, Kind, Matching};
-use crate::model::labels::{del, drop_name, fmt_labels, get, set, NAME};
 use super::{EvalError, Sample, Value};
+use crate::model::labels::{del, drop_name, fmt_labels, get, set, NAME};
 use crate::model::Labels;
 
 pub(super) fn eval_binary(ctx: &Ctx, b: &BinaryPlan) -> Result<Value, EvalError> {

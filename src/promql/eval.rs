@@ -2,12 +2,12 @@
 
 use std::collections::HashSet;
 
-use super::plan::{At, Kind, Plan, Selector};
+use super::plan::{At, Plan, Selector};
+use super::{EvalError, Sample, Value};
 use crate::model::labels::drop_name;
 use crate::model::time::is_stale;
-use super::{EvalError, Sample, Value};
-use crate::store::select::{Queryable, Series};
 use crate::model::Labels;
+use crate::store::select::{Queryable, Series};
 
 /// Knobs where Prometheus versions differ. The default is Prometheus 2.x, which is what the
 /// promtool used for differential tests (2.42) implements.
@@ -197,13 +197,4 @@ pub(super) fn check_unique(vs: &[Sample]) -> Result<(), EvalError> {
         }
     }
     Ok(())
-}
-
-pub(super) fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Scalar => "scalar",
-        Kind::Vector => "instant vector",
-        Kind::Matrix => "range vector",
-        Kind::String => "string",
-    }
 }

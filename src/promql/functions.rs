@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use super::aggregate::rank_cmp;
 use super::eval::Ctx;
 use super::plan::{Func, LabelJoin, LabelReplace, Plan};
-use crate::model::labels::{drop_name, get, set, NAME};
 use super::{EvalError, Sample, Value};
-use crate::store::select::MatchOp;
+use crate::model::labels::{drop_name, get, set, NAME};
 use crate::model::Labels;
+use crate::store::select::MatchOp;
 
 pub(super) fn eval_call(ctx: &Ctx, f: Func, args: &[Plan]) -> Result<Value, EvalError> {
     let vec = |i: usize| ctx.vector(&args[i]);

@@ -21,8 +21,8 @@ pub use eval::{eval_instant, eval_with, EvalOptions};
 pub(crate) use gomath::shortest_digits;
 pub use plan::{check_syntax, parse, Plan, Selector};
 
-use crate::store::select::Series;
 use crate::model::Labels;
+use crate::store::select::Series;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
@@ -46,4 +46,3 @@ impl std::fmt::Display for EvalError {
         f.write_str(&self.0)
     }
 }
-

@@ -158,9 +158,6 @@ macro_rules! funcs {
             fn from_name(s: &str) -> Option<Func> {
                 match s { $($n => Some(Func::$v),)* _ => None }
             }
-            pub fn name(self) -> &'static str {
-                match self { $(Func::$v => $n),* }
-            }
         }
     };
 }

@@ -5,8 +5,8 @@ use super::aggregate::quantile;
 use super::eval::{err, Ctx};
 use super::functions::absent_labels;
 use super::plan::{Func, Plan};
-use crate::model::labels::drop_name;
 use super::{EvalError, Sample, Value};
+use crate::model::labels::drop_name;
 
 pub(super) fn eval_range_fn(ctx: &Ctx, f: Func, args: &[Plan]) -> Result<Value, EvalError> {
     let m_idx = usize::from(f == Func::QuantileOverTime);

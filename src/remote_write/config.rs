@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::http_client::decode_http;
 use crate::config::common::{positive_count, positive_duration, required_url};
-use crate::http_client::HttpConfig;
 use crate::config::yaml::{Decoder, Node};
+use crate::http_client::decode_http;
+use crate::http_client::HttpConfig;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct RemoteWriteConfig {

@@ -22,10 +22,10 @@ use tokio::task::JoinHandle;
 pub use config::RemoteWriteConfig;
 use proto::Series;
 
-use crate::model::{Family, Labels};
+use crate::http_client as http;
 use crate::http_client::retry::backoff_ms;
 use crate::http_client::retry::{classify_fetch, classify_status, SendError};
-use crate::http_client as http;
+use crate::model::{Family, Labels};
 use crate::store::{SeriesKey, Tap, Written};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -193,10 +193,7 @@ async fn a_full_queue_drops_the_oldest_and_counts_them() {
     assert_eq!(kept, vec![3, 4, 5, 6, 7]);
     let mut fams = Vec::new();
     rw.families(&mut fams);
-    let text = crate::model::encode(
-        &crate::model::normalize(fams),
-        crate::model::Format::Text,
-    );
+    let text = crate::model::encode(&crate::model::normalize(fams), crate::model::Format::Text);
     assert!(
         text.contains("telltale_remote_write_samples_dropped_total{remote=\"r\"} 3\n"),
         "{text}"

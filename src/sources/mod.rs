@@ -13,8 +13,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::model::time::now_ms;
 use crate::app::config::Config;
+use crate::model::time::now_ms;
 use crate::model::Family;
 use crate::store::Store;
 

@@ -143,10 +143,10 @@ fn with_name(metric: &str, labels: &Labels) -> Labels {
 
 #[cfg(test)]
 mod tests {
+    use super::Queryable;
     use crate::model::labels;
     use crate::model::{Family, Labels};
     use crate::promql;
-    use super::Queryable;
     use crate::promql::Value;
     use crate::store::{Limits, Store};
 

@@ -1,7 +1,7 @@
 //! Tests of the sample store (`store.rs`).
 
-use crate::model::time::is_stale;
 use super::*;
+use crate::model::time::is_stale;
 
 fn fam(name: &str, series: &[(&str, f64)]) -> Family {
     let mut f = Family::gauge(name, "h");

@@ -5,8 +5,8 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use std::path::PathBuf;
 use crate::anomaly::Detector;
+use std::path::PathBuf;
 
 /// `score --detector NAME [--param k=v]... --input IN.csv --output OUT.csv` (or `--list`).
 #[derive(Clone, Debug, Default)]

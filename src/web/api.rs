@@ -3,12 +3,12 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::model::time::format_millis;
+use crate::model::Labels;
 use crate::rules::alert::{Alert, AlertState};
 use crate::rules::engine::{Engine, Group};
-use crate::rules::file::Kind;
 use crate::rules::eval::RuleState;
-use crate::model::Labels;
-use crate::model::time::format_millis;
+use crate::rules::file::Kind;
 
 /// Filters of `/api/v1/rules` (`type`, `rule_name[]`, `rule_group[]`, `file[]`,
 /// `exclude_alerts`).

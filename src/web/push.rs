@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Router;
 
+use crate::app::App;
 use crate::sources::push::{grouping, json, text};
 use crate::sources::push::{Mode, Refusal, Registry};
-use crate::app::App;
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()

@@ -4,16 +4,16 @@
 
 use std::fmt::Write;
 
-use crate::model::labels;
 use crate::app::Running;
+use crate::model::labels;
+use crate::model::time::format_millis;
 use crate::promql;
-use crate::store::select::Queryable;
 use crate::rules::alert::AlertState;
 use crate::rules::engine::{Engine, Group};
 use crate::rules::eval::{selectors, RuleState};
 use crate::sources::Source;
+use crate::store::select::Queryable;
 use crate::store::Store;
-use crate::model::time::format_millis;
 
 const CHART_WINDOW_MS: i64 = 15 * 60 * 1000;
 const CHART_SERIES: usize = 4;

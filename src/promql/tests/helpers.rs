@@ -1,8 +1,8 @@
 //! Test helpers: promtool-like series loading and compact result rendering.
 
+use crate::model::time::STALE_NAN;
 use crate::promql::{eval_instant, eval_with, parse, EvalOptions, Value};
 use crate::store::memstore::MemStore;
-use crate::model::time::STALE_NAN;
 
 /// Loads `desc` (e.g. `m{job="a"}`) with values in promtool's expanding notation
 /// (`1 2 _ stale 0+10x5`), one per `step_s` seconds starting at 0.

@@ -24,14 +24,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Labels, labels};
+use crate::model::{labels, Labels};
 use crate::promql::Sample;
 use crate::template::{Data, FloatMap, StrMap, Template};
 
 /// How long a resolved alert is kept (and re-sent) before it is forgotten.
 pub const RESOLVED_RETENTION_MS: i64 = 15 * 60 * 1000;
-/// `--rules.alert.resend-delay` default.
-pub const DEFAULT_RESEND_DELAY_MS: i64 = 60 * 1000;
 pub const REASON_LABEL: &str = "telltale_reason";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -225,6 +223,8 @@ impl AlertRule {
         )
     }
 
+    /// Prometheus' `Eval`, without hysteresis (the tests' entry point).
+    #[cfg(test)]
     pub fn eval(&mut self, t_ms: i64, input: EvalInput) -> Result<(), EvalError> {
         self.eval_with_resolve(t_ms, input, None)
     }

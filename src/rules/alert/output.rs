@@ -54,6 +54,7 @@ pub struct RestoreOptions {
 
 impl RestoreOptions {
     /// Prometheus' `--rules.alert.for-outage-tolerance=1h --rules.alert.for-grace-period=10m`.
+    #[cfg(test)]
     pub const PROMETHEUS: RestoreOptions = RestoreOptions {
         outage_tolerance_ms: 3_600_000,
         grace_period_ms: 600_000,

@@ -1,10 +1,10 @@
 //! The alert lifecycle on synthetic time: every transition of alerting.go's `Eval`, sending,
 //! ALERTS series, restore, and the no_data / on_error / hysteresis extensions.
 
+use super::output::*;
+use super::*;
 use crate::model::Labels;
 use crate::promql::Sample;
-use super::{*, *};
-use super::output::*;
 
 const S: i64 = 1000;
 const M: i64 = 60 * S;

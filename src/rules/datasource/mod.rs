@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::promql::Sample;
-use crate::http_client as http;
-use crate::http_client::HttpConfig;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Node, Pos};
+use crate::http_client as http;
+use crate::http_client::HttpConfig;
+use crate::promql::Sample;
 
 /// The query timeout when `timeout:` is not given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -130,10 +130,6 @@ impl Datasource {
             endpoint: cfg.endpoint(),
             client: http::client(&cfg.http)?,
         })
-    }
-
-    pub fn config(&self) -> &DatasourceConfig {
-        &self.cfg
     }
 
     /// Evaluates `expr` at `t_ms` (unix ms) as an instant query. A scalar result is one sample

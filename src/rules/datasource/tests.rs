@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{check_url, decode, http_error, parse_response, seconds, Datasource, DatasourceConfig};
-use crate::promql::Sample;
 use crate::config::yaml;
 use crate::config::yaml::Decoder;
+use crate::promql::Sample;
 
 macro_rules! fixture {
     ($name:literal) => {

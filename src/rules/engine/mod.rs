@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::alert::{AlertRule, EvalInput};
 use super::alert::output::{Notification, RestoreOptions};
+use super::alert::{AlertRule, EvalInput};
 use super::datasource::{Datasource, DatasourceConfig};
-use super::file::{self, Kind, RuleFile};
 use super::eval::{eval_rule, local_inputs, Env, RuleState};
+use super::file::{self, Kind, RuleFile};
 use super::kinds;
 use crate::model::labels;
 use crate::model::{Family, Labels};

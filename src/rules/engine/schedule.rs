@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Engine;
-use crate::rules::eval::remote;
 use crate::model::time::now_ms;
+use crate::rules::eval::remote;
 
 /// The group's offset within its interval: a stable hash of its key (FNV-1a).
 pub fn offset_ms(key: &str, interval_ms: i64) -> i64 {

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::alert::output::RuleSnapshot;
 use super::Engine;
+use crate::rules::alert::output::RuleSnapshot;
 
 const VERSION: u32 = 1;
 

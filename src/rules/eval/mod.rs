@@ -18,13 +18,13 @@ use super::file::expr::Expr;
 use super::file::{Group, Kind, Rule};
 use super::kinds;
 use crate::model::labels;
-use crate::template::StrMap;
+use crate::model::time::STALE_NAN;
 use crate::model::Labels;
 use crate::promql;
-use crate::store::memstore::MemStore;
 use crate::promql::{Plan, Value};
+use crate::store::memstore::MemStore;
 use crate::store::select::Queryable;
-use crate::model::time::STALE_NAN;
+use crate::template::StrMap;
 
 /// A rule's health as `/api/v1/rules` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,13 +3,11 @@
 //! rule-kind keys (`correlate`, ... see `kinds`) that replace `expr`. The group key
 //! `datasource` is decoded by `datasource::decode`; it makes expressions [`Expr::Remote`].
 
-
 use super::expr::Expr;
-use crate::rules::alert::Policy;
 use super::{key_pos, RuleFile};
-use crate::rules::kinds;
-use crate::rules::kinds::Spec;
 use crate::config::yaml::{Decoder, Diag, Fields, Node};
+use crate::rules::alert::Policy;
+use crate::rules::kinds;
 
 impl RuleFile {
     /// The file when no group is remote (`telltale test rules` evaluates locally, and testing

@@ -18,14 +18,14 @@ mod tests;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::model::labels::is_metric_name;
 use super::alert::Policy;
 use super::datasource::DatasourceConfig;
-use super::file::extension_keys as file_ext;
 pub use super::file::expr::Expr;
-use crate::model::labels;
+use super::file::extension_keys as file_ext;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Diag, Fields, Node, Pos};
+use crate::model::labels;
+use crate::model::labels::is_metric_name;
 
 /// One rule file: its groups in file order.
 #[derive(Clone, Debug)]

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::rules::file;
-use super::RuleFile;
 use super::globs;
+use super::RuleFile;
 use crate::config::yaml::{Decoder, Node};
+use crate::rules::file;
 
 /// The shipped default rules, used by `run` without `--config` (and without `--rules`).
 pub const EMBEDDED: &[(&str, &str)] = &[

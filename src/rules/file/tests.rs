@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use crate::rules::alert::Policy;
-use super::{Kind, RuleFile};
 use super::expr::Expr;
 use super::{parse, parse_with};
+use super::{Kind, RuleFile};
+use crate::rules::alert::Policy;
 
 /// All messages for `text`, formatted as `check rules` prints them.
 fn errors(text: &str) -> Vec<String> {

@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::config::yaml::{Decoder, Fields, Node};
 use crate::model::labels;
 use crate::model::Labels;
 use crate::promql;
 use crate::promql::{EvalOptions, Plan, Sample, Value};
-use crate::store::select::Queryable;
 use crate::rules::eval::selectors;
-use crate::config::yaml::{Decoder, Fields, Node};
+use crate::store::select::Queryable;
 
 /// A PromQL input: its text and plan.
 #[derive(Clone, Debug)]
@@ -113,9 +113,12 @@ pub fn absent(plan: &Plan, t: i64, q: &dyn Queryable, lookback_ms: i64) -> bool 
         && sels.iter().all(|(s, range)| {
             let end = t - s.offset_ms;
             let from = end - range.unwrap_or(lookback_ms);
-            q.select(&s.matchers, from, end)
-                .iter()
-                .all(|series| series.samples.iter().all(|(_, v)| crate::model::time::is_stale(*v)))
+            q.select(&s.matchers, from, end).iter().all(|series| {
+                series
+                    .samples
+                    .iter()
+                    .all(|(_, v)| crate::model::time::is_stale(*v))
+            })
         })
 }
 

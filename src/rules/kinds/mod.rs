@@ -22,14 +22,14 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use super::alert::EvalInput;
+use super::eval::{eval_rule, query_local, Outcome, RuleState};
 use super::file::expr::Expr;
 use super::file::Rule;
-use super::eval::{eval_rule, query_local, Outcome, RuleState};
-use crate::template::FloatMap;
+use crate::config::yaml::{Decoder, Node};
 use crate::model::Labels;
 use crate::promql::Plan;
 use crate::store::select::Queryable;
-use crate::config::yaml::{Decoder, Node};
+use crate::template::FloatMap;
 
 /// One rule kind: the key that selects it and how to decode that key's value.
 pub struct Def {

@@ -6,20 +6,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::{Input, Output, Spec};
 use crate::model::Labels;
 use crate::promql::{Plan, Sample};
-use crate::rules::alert::EvalInput;
 use crate::rules::alert::output::RestoreOptions;
+use crate::rules::alert::EvalInput;
 use crate::rules::engine::{Engine, LogSink, Options};
-use crate::rules::eval::{Env, RuleState, eval_group_mem};
-use crate::rules::file::RuleFile;
+use crate::rules::eval::{eval_group_mem, Env, RuleState};
 use crate::rules::file::expr::Expr;
+use crate::rules::file::RuleFile;
 use crate::rules::file::{parse, parse_with};
 use crate::rules::promtool as unittest;
-use crate::store::{Limits, Store};
 use crate::store::memstore::MemStore;
 use crate::store::select::Queryable;
-use super::{Input, Output, Spec};
+use crate::store::{Limits, Store};
 
 fn errors(text: &str) -> Vec<String> {
     match parse("r.yml", text) {

@@ -10,17 +10,17 @@ pub mod testfile;
 use std::path::Path;
 use std::time::Duration;
 
-use super::alert::AlertState;
-use super::file::{self, Group, Kind, RuleFile};
-use super::file::globs;
-use super::eval::{eval_group_mem, Env, RuleState};
 use self::series::Item;
 use self::testfile::{AlertTest, TestFile, TestGroup};
+use super::alert::AlertState;
+use super::eval::{eval_group_mem, Env, RuleState};
+use super::file::globs;
+use super::file::{self, Group, Kind, RuleFile};
 use crate::model::labels;
 use crate::model::Labels;
 use crate::promql;
-use crate::store::memstore::MemStore;
 use crate::promql::Value;
+use crate::store::memstore::MemStore;
 
 /// The result of one test file: no errors means it passed.
 pub struct Outcome {

@@ -1,8 +1,8 @@
 //! The series notation of `promtool test rules`: a metric with labels (`up{job="a"}`) and its
 //! values in the expanding notation (`1+2x3 _ stale _x2 5x4`).
 
-use crate::model::Labels;
 use crate::model::time::STALE_NAN;
+use crate::model::Labels;
 
 /// One input value: a sample (possibly a staleness marker) or a gap.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,15 +3,15 @@
 
 use std::collections::HashMap;
 
-use crate::model::labels::is_metric_name;
-use super::JsonTarget;
-use super::map::{Expr, Mapping};
 use super::jsonpath::{self, JsonPath};
-use crate::model::labels::is_label_name;
+use super::map::{Expr, Mapping};
+use super::JsonTarget;
 use crate::config::common::Global;
-use crate::model::MetricType;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Fields, Node, Value};
+use crate::model::labels::is_label_name;
+use crate::model::labels::is_metric_name;
+use crate::model::MetricType;
 
 /// Decodes `json_targets` (a sequence of targets).
 pub fn decode(d: &mut Decoder, n: &Node, path: &str, global: &Global) -> Vec<JsonTarget> {

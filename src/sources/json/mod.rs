@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::http_client as http;
-use crate::http_client::HttpConfig;
+use super::json::jsonpath::JsonPath;
 use super::json::map as json_map;
 use super::json::map::{MapError, Mapping};
-use super::json::jsonpath::JsonPath;
 use super::{BoxFuture, Health, HealthCell, Source};
+use crate::http_client as http;
+use crate::http_client::HttpConfig;
 use crate::model::Family;
 
 pub use super::json::config::decode;

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use crate::config::common::Global;
-use crate::http_client as http;
-use crate::http_client::HttpConfig;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Fields, Node, Value};
+use crate::http_client as http;
+use crate::http_client::HttpConfig;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProbeConfig {

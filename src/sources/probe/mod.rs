@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 pub use config::{decode, HttpProbe, Pattern, ProbeConfig, ProbeKind};
 
-use crate::http_client as http;
 use super::{BoxFuture, Health, HealthCell, Source};
+use crate::http_client as http;
 use crate::model::Family;
 
 pub struct Probe {
@@ -292,4 +292,3 @@ pub fn families(name: &str, o: &Outcome, took: Duration) -> Vec<Family> {
     }
     out
 }
-

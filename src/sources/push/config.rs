@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::config::common::{positive_count, positive_duration};
-use crate::http_client::decode_size;
 use crate::config::yaml::{Decoder, Node};
+use crate::http_client::decode_size;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PushConfig {

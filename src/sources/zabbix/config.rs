@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::http_client as http;
-use crate::http_client::HttpConfig;
 use super::api::Credentials;
 use crate::config::common::{secret, Global};
 use crate::config::yaml::{format_duration, Decoder, Node, Pos, Value};
+use crate::http_client as http;
+use crate::http_client::HttpConfig;
 
 /// Items whose last value is older than this are not exported, unless `max_age` says otherwise.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);

@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::config::common::Global;
-use crate::model::Sample;
 use crate::config::yaml;
 use crate::config::yaml::Decoder;
+use crate::model::Sample;
 
 fn decode_text(text: &str) -> (Vec<ZabbixConfig>, Vec<String>) {
     let root = yaml::parse("z.yml", text).unwrap();

@@ -6,10 +6,10 @@
 use std::sync::OnceLock;
 
 use crate::promql;
-use crate::store::memstore::MemStore;
-use crate::sources::json::{map as json_map, jsonpath};
-use crate::sources::zabbix::{api as zabbix_api, items as zabbix_items};
+use crate::sources::json::{jsonpath, map as json_map};
 use crate::sources::zabbix::config::ZabbixConfig;
+use crate::sources::zabbix::{api as zabbix_api, items as zabbix_items};
+use crate::store::memstore::MemStore;
 
 pub struct Target {
     pub name: &'static str,

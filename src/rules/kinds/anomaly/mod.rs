@@ -28,9 +28,9 @@ use super::anomaly::state::{State, LOOKBACK_MS};
 use super::common::{decode_positive, decode_query, Query};
 use super::{Def, Input, Spec};
 use crate::anomaly;
-use crate::promql::Plan;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Fields, Node};
+use crate::promql::Plan;
 
 pub const METRIC: &str = "telltale_anomaly_score";
 

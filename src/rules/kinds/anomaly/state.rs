@@ -22,15 +22,15 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Anomaly, METRIC};
-use crate::model::labels;
-use crate::rules::kinds::common;
-use crate::rules::kinds::{Input, Output};
 use crate::anomaly::{self, Detector};
+use crate::model::labels;
 use crate::model::Labels;
 use crate::promql;
 use crate::promql::{Plan, Sample, Value};
-use crate::store::select::Queryable;
 use crate::rules::alert::EvalInput;
+use crate::rules::kinds::common;
+use crate::rules::kinds::{Input, Output};
+use crate::store::select::Queryable;
 use crate::template::FloatMap;
 
 /// The lookback of the input's instant evaluation (which series are present), and the least

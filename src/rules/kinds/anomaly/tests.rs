@@ -5,13 +5,12 @@
 
 use std::sync::Arc;
 
-use crate::model::{Labels, labels};
-use crate::promql;
+use crate::model::{labels, Labels};
 use crate::rules::alert::{AlertState, EvalInput};
-use crate::rules::eval::{Env, RuleState, eval_group_mem};
-use crate::rules::file::Group;
+use crate::rules::eval::{eval_group_mem, Env, RuleState};
 use crate::rules::file::expr::Expr;
 use crate::rules::file::parse;
+use crate::rules::file::Group;
 use crate::rules::kinds::{Input, Spec};
 use crate::store::memstore::MemStore;
 use crate::store::select::{MatchOp, Matcher, Queryable};

@@ -13,7 +13,6 @@ use super::SOURCE_PREFIX;
 use crate::model::{Family, Labels, MetricType};
 use crate::store::Store;
 
-
 mod api_group;
 
 /// The store source of `/api/v1/metrics` pushes (one group without grouping labels).
