@@ -448,20 +448,6 @@ fn run_from(m: &ArgMatches) -> RunArgs {
     }
 }
 
-/// `:8465` means every interface, as in Go's listen addresses.
-pub fn socket_addr(listen: &str) -> Result<std::net::SocketAddr, String> {
-    let full = if listen.starts_with(':') {
-        format!("0.0.0.0{listen}")
-    } else {
-        listen.to_string()
-    };
-    use std::net::ToSocketAddrs;
-    full.to_socket_addrs()
-        .map_err(|e| format!("invalid --web.listen-address {listen:?}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("invalid --web.listen-address {listen:?}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,12 +572,5 @@ mod tests {
             panic!("expected score")
         };
         assert!(a.list && a.detector.is_none());
-    }
-
-    #[test]
-    fn listen_addresses() {
-        assert_eq!(socket_addr(":8465").unwrap().port(), 8465);
-        assert!(socket_addr("127.0.0.1:9").unwrap().ip().is_loopback());
-        assert!(socket_addr("nonsense").is_err());
     }
 }

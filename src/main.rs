@@ -169,7 +169,7 @@ fn run(args: app::args::RunArgs) -> ExitCode {
         },
     };
     let web = Arc::new(web);
-    let addr = match cli::socket_addr(&args.listen) {
+    let addr = match web::serve::socket_addr(&args.listen) {
         Ok(a) => a,
         Err(e) => {
             tracing::error!("{e}");

@@ -19,9 +19,8 @@ pub struct Config {
     pub global: Global,
     pub system: SystemConfig,
     pub storage: Storage,
-    pub probes: Vec<crate::sources::probe::ProbeConfig>,
-    pub zabbix: Vec<crate::sources::zabbix::ZabbixConfig>,
-    pub json_targets: Vec<crate::sources::json::JsonTarget>,
+    /// `probes`, `zabbix`, `json_targets`: every registered kind of polled source.
+    pub sources: crate::sources::Sections,
     /// `rule_files` and the `rules:` section.
     pub rules: crate::rules::file::settings::RulesConfig,
     pub alerting: crate::notify::config::AlertingConfig,
@@ -101,9 +100,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
             options: Vec::new(),
         },
         storage: Storage::default(),
-        probes: Vec::new(),
-        zabbix: Vec::new(),
-        json_targets: Vec::new(),
+        sources: Default::default(),
         rules: Default::default(),
         alerting: Default::default(),
         shown: String::new(),
@@ -122,15 +119,7 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     if let Some(n) = f.get("storage") {
         cfg.storage = decode_storage(d, n);
     }
-    if let Some(n) = f.get("probes") {
-        cfg.probes = crate::sources::probe::decode(d, n, "probes", &cfg.global);
-    }
-    if let Some(n) = f.get("zabbix") {
-        cfg.zabbix = crate::sources::zabbix::decode(d, n, "zabbix", &cfg.global);
-    }
-    if let Some(n) = f.get("json_targets") {
-        cfg.json_targets = crate::sources::json::decode(d, n, "json_targets", &cfg.global);
-    }
+    cfg.sources = crate::sources::Sections::decode(d, &mut f, &cfg.global);
     if let Some(n) = f.get("rule_files") {
         cfg.rules.files = d.string_list(n, "rule_files");
     }

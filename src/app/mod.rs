@@ -14,13 +14,14 @@ use crate::app::args::RunArgs;
 use crate::app::config::{Config, SystemConfig};
 use crate::app::selfmetrics::{ProcessMetrics, ReloadStatus};
 use crate::collector::{self, Ctx};
-use crate::model as exposition;
+use crate::model;
 use crate::model::{Family, Format};
 use crate::remote_write::RemoteWrite;
 use crate::rules::engine;
 use crate::sources::push;
+use crate::sources::sink::Sink;
 use crate::sources::{self, Scheduler, Source};
-use crate::store::{Limits, Store};
+use crate::store::{self, Limits, Store};
 
 /// Everything derived from one config.
 pub struct Running {
@@ -143,7 +144,7 @@ pub fn build(
             config.global.scrape_timeout,
         )?))
     };
-    let sources = sources::build_all(&config, old_sources)?;
+    let sources = config.sources.build_all(old_sources)?;
     store.set_limits(limits(&config));
     let now = crate::model::time::now_ms();
     let mut new_ids: Vec<String> = sources.iter().map(|s| sources::id(&**s)).collect();
@@ -158,7 +159,8 @@ pub fn build(
     }) {
         store.remove_source(&gone, now);
     }
-    let mut scheduler = Scheduler::start(&sources, Arc::clone(store));
+    let mut scheduler = Scheduler::start(&sources, Arc::clone(store) as Arc<dyn Sink>);
+    scheduler.add(store::spawn_compactor(Arc::clone(store)));
     if let (Some(sys), true) = (&system, poll_system) {
         scheduler.add(poll_host(
             Arc::clone(sys),
@@ -194,7 +196,7 @@ fn now_unix() -> f64 {
 
 impl App {
     pub fn new(args: RunArgs, store: Arc<Store>, running: Running) -> Self {
-        let push = Arc::new(push::Registry::new(Arc::clone(&store)));
+        let push = Arc::new(push::Registry::new(Arc::clone(&store) as Arc<dyn Sink>));
         configure_push(&push, &running.config);
         let ticker = Arc::clone(&push);
         tokio::spawn(async move {
@@ -285,7 +287,7 @@ impl App {
             families.push(selfmetrics::build_info());
             reload.families(&mut families);
         }
-        exposition::encode(&exposition::normalize(families), format)
+        model::encode(&model::normalize(families), format)
     }
 }
 

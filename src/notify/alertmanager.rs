@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::config::AlertmanagerConfig;
 use super::{Message, Mode, Notifier, OutAlert, SendFuture};
-use crate::http_client as http;
+use crate::http_client;
 use crate::http_client::retry::{classify_fetch, classify_status};
 use crate::http_client::USER_AGENT;
 use crate::model::Labels;
@@ -59,7 +59,7 @@ pub struct Alertmanager {
 
 impl Alertmanager {
     pub fn new(cfg: &AlertmanagerConfig, batch: usize) -> Result<Self, String> {
-        let client = http::builder(&cfg.http)?
+        let client = http_client::builder(&cfg.http)?
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -109,7 +109,7 @@ impl Notifier for Alertmanager {
                 .post(self.cfg.api("alerts"))
                 .header("Content-Type", "application/json")
                 .body(payload(&msg.alerts));
-            let r = http::fetch(&self.cfg.http, req)
+            let r = http_client::fetch(&self.cfg.http, req)
                 .await
                 .map_err(classify_fetch)?;
             classify_status(r.status, &r.body)
@@ -121,7 +121,7 @@ impl Notifier for Alertmanager {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             let req = self.client.get(self.cfg.api("status"));
-            match http::fetch(&self.cfg.http, req).await {
+            match http_client::fetch(&self.cfg.http, req).await {
                 Ok(r) => match describe_status(r.status, &r.body) {
                     Ok(version) => {
                         tracing::info!(alertmanager = %self.name, version = %version, "Alertmanager API v2 reachable")
@@ -181,7 +181,7 @@ mod tests {
         let c = AlertmanagerConfig {
             url: "http://am:9093".into(),
             path_prefix: "/am".into(),
-            http: http::HttpConfig::default(),
+            http: http_client::HttpConfig::default(),
         };
         assert_eq!(c.api("alerts"), "http://am:9093/am/api/v2/alerts");
         let n = Alertmanager::new(&c, 0).unwrap();

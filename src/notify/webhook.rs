@@ -16,7 +16,7 @@ use super::alertmanager::LabelObj;
 use super::config::WebhookConfig;
 use super::render::{self, alert_status, common, rfc3339_nano, ZERO_TIME};
 use super::{Message, Mode, Notifier, SendFuture};
-use crate::http_client as http;
+use crate::http_client;
 use crate::http_client::retry::{classify_fetch, classify_status, SendError};
 use crate::http_client::HttpConfig;
 use crate::http_client::USER_AGENT;
@@ -180,7 +180,7 @@ impl Webhook {
 }
 
 pub fn client(h: &HttpConfig) -> Result<reqwest::Client, String> {
-    http::builder(h)?
+    http_client::builder(h)?
         .user_agent(USER_AGENT)
         .build()
         .map_err(|e| format!("cannot build HTTP client: {e}"))
@@ -197,7 +197,7 @@ pub async fn post_json(
         .post(url)
         .header("Content-Type", "application/json")
         .body(body);
-    let r = http::fetch(h, req).await.map_err(classify_fetch)?;
+    let r = http_client::fetch(h, req).await.map_err(classify_fetch)?;
     classify_status(r.status, &r.body)
 }
 

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 pub use config::RemoteWriteConfig;
 use proto::Series;
 
-use crate::http_client as http;
+use crate::http_client;
 use crate::http_client::retry::backoff_ms;
 use crate::http_client::retry::{classify_fetch, classify_status, SendError};
 use crate::model::{Family, Labels};
@@ -55,7 +55,7 @@ pub struct Writer {
 
 impl Writer {
     fn new(cfg: &RemoteWriteConfig, global: &Labels) -> Result<Self, String> {
-        let client = http::builder(&cfg.http)?
+        let client = http_client::builder(&cfg.http)?
             .user_agent(crate::http_client::USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -123,7 +123,7 @@ impl Writer {
             .header("Content-Type", "application/x-protobuf")
             .header("X-Prometheus-Remote-Write-Version", "0.1.0")
             .body(body.to_vec());
-        let r = http::fetch(&self.cfg.http, req)
+        let r = http_client::fetch(&self.cfg.http, req)
             .await
             .map_err(classify_fetch)?;
         classify_status(r.status, &r.body)

@@ -1,22 +1,28 @@
 //! Sources that poll on their own intervals and write into the sample store: JSON targets,
-//! HTTP/TCP probes and Zabbix. Each kind is one file behind the `Source` trait; `build_all` is the
-//! one place they are made from the config.
+//! HTTP/TCP probes and Zabbix, behind the `Source` trait, and pushed metrics (`push`). Each
+//! polled kind registers a [`Kind`] (its config key, decoder and builder) in [`ALL`], the one
+//! place they are listed: the root config decodes every registered key, and `build_all` makes
+//! the sources.
 
 pub mod json;
 pub mod probe;
 pub mod push;
+pub mod sink;
 pub mod zabbix;
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::app::config::Config;
+use crate::config::common::Global;
+use crate::config::yaml::{Decoder, Node};
 use crate::model::time::now_ms;
 use crate::model::Family;
-use crate::store::Store;
+use sink::Sink;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -66,19 +72,94 @@ pub fn id(s: &dyn Source) -> String {
     format!("{}/{}", s.kind(), s.name())
 }
 
-/// Makes every configured source; a reload passes the old ones so unchanged sources keep their
-/// counters and sessions.
-pub fn build_all(cfg: &Config, old: &[Arc<dyn Source>]) -> Result<Vec<Arc<dyn Source>>, String> {
-    let mut fresh: Vec<Arc<dyn Source>> = Vec::new();
-    fresh.extend(probe::sources(&cfg.probes)?);
-    fresh.extend(zabbix::build(&cfg.zabbix)?);
-    fresh.extend(json::build(&cfg.json_targets)?);
-    let by_key: HashMap<String, &Arc<dyn Source>> =
-        old.iter().map(|s| (s.config_key(), s)).collect();
-    Ok(fresh
-        .into_iter()
-        .map(|s| by_key.get(&s.config_key()).map_or(s, |o| Arc::clone(o)))
-        .collect())
+/// One kind of polled source: the top-level config key of its section and how that section is
+/// decoded (every problem to the decoder, at its position).
+pub struct Kind {
+    pub key: &'static str,
+    pub decode: fn(&mut Decoder, &Node, &str, &Global) -> Arc<dyn Section>,
+}
+
+/// Every polled kind, in one list: adding one is a file with its `KIND` and a line here.
+pub const ALL: &[Kind] = &[probe::KIND, zabbix::KIND, json::KIND];
+
+/// One entry of a kind's section (a JSON target, a probe, a Zabbix server).
+pub trait Entry: Debug + PartialEq + Send + Sync + Sized + 'static {
+    /// The running sources of a whole section.
+    fn build(entries: &[Self]) -> Result<Vec<Arc<dyn Source>>, String>;
+}
+
+/// A decoded section: a list of one kind's entries.
+pub trait Section: Debug + Send + Sync {
+    fn build(&self) -> Result<Vec<Arc<dyn Source>>, String>;
+    fn as_any(&self) -> &dyn Any;
+    fn same(&self, other: &dyn Section) -> bool;
+}
+
+impl<T: Entry> Section for Vec<T> {
+    fn build(&self) -> Result<Vec<Arc<dyn Source>>, String> {
+        T::build(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn same(&self, other: &dyn Section) -> bool {
+        other.as_any().downcast_ref::<Vec<T>>() == Some(self)
+    }
+}
+
+/// The config's sections of polled sources, in [`ALL`]'s order (absent keys left out).
+#[derive(Clone, Debug, Default)]
+pub struct Sections(Vec<(&'static str, Arc<dyn Section>)>);
+
+impl PartialEq for Sections {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|((k, a), (l, b))| k == l && a.same(&**b))
+    }
+}
+
+impl Sections {
+    /// Decodes every registered key present in the root mapping.
+    pub fn decode(
+        d: &mut Decoder,
+        root: &mut crate::config::yaml::Fields,
+        global: &Global,
+    ) -> Self {
+        let mut out = Vec::new();
+        for kind in ALL {
+            if let Some(n) = root.get(kind.key) {
+                out.push((kind.key, (kind.decode)(d, n, kind.key, global)));
+            }
+        }
+        Sections(out)
+    }
+
+    /// The entries of the kind whose entry type is `T` (empty when its key is absent).
+    pub fn of<T: Entry>(&self) -> &[T] {
+        self.0
+            .iter()
+            .find_map(|(_, s)| s.as_any().downcast_ref::<Vec<T>>())
+            .map_or(&[], |v| v.as_slice())
+    }
+
+    /// Makes every configured source; a reload passes the old ones so unchanged sources keep
+    /// their counters and sessions.
+    pub fn build_all(&self, old: &[Arc<dyn Source>]) -> Result<Vec<Arc<dyn Source>>, String> {
+        let mut fresh: Vec<Arc<dyn Source>> = Vec::new();
+        for (_, section) in &self.0 {
+            fresh.extend(section.build()?);
+        }
+        let by_key: HashMap<String, &Arc<dyn Source>> =
+            old.iter().map(|s| (s.config_key(), s)).collect();
+        Ok(fresh
+            .into_iter()
+            .map(|s| by_key.get(&s.config_key()).map_or(s, |o| Arc::clone(o)))
+            .collect())
+    }
 }
 
 /// Runs each source on its interval, writing polls into the store; dropping it stops them.
@@ -110,11 +191,11 @@ impl Scheduler {
         self.tasks.push(task);
     }
 
-    pub fn start(sources: &[Arc<dyn Source>], store: Arc<Store>) -> Scheduler {
+    pub fn start(sources: &[Arc<dyn Source>], sink: Arc<dyn Sink>) -> Scheduler {
         let mut tasks = Vec::new();
         for s in sources {
             let s = Arc::clone(s);
-            let store = Arc::clone(&store);
+            let sink = Arc::clone(&sink);
             tasks.push(tokio::spawn(async move {
                 let id = id(&*s);
                 let start = tokio::time::Instant::now() + offset(&id, s.interval());
@@ -124,18 +205,10 @@ impl Scheduler {
                     tick.tick().await;
                     let now = now_ms();
                     let families = s.poll(now).await;
-                    store.ingest(&id, families, now);
+                    sink.ingest(&id, families, now);
                 }
             }));
         }
-        let compactor = Arc::clone(&store);
-        tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                tick.tick().await;
-                compactor.compact(now_ms());
-            }
-        }));
         Scheduler { tasks }
     }
 }

@@ -10,8 +10,9 @@ use std::collections::{vec_deque, BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::model::time::{is_stale, STALE_NAN};
+use crate::model::time::{is_stale, now_ms, STALE_NAN};
 use crate::model::{Family, Labels, SUFFIX_LABEL};
+use crate::sources::sink::{Full, Sink};
 
 /// A series' identity: metric name and sorted label pairs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,14 +56,6 @@ pub type Written = (SeriesKey, i64, f64);
 /// it must only queue.
 pub trait Tap: Send + Sync {
     fn written(&self, samples: Vec<Written>);
-}
-
-/// An all-or-nothing ingest that would pass the series limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Full {
-    pub limit: usize,
-    pub held: usize,
-    pub new: usize,
 }
 
 /// Where a sample is stored: a histogram sample's suffix label becomes part of its name
@@ -489,6 +482,33 @@ impl Store {
         );
         out
     }
+}
+
+/// The store is where sources write.
+impl Sink for Store {
+    fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) {
+        Store::ingest(self, source, families, now_ms)
+    }
+    fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Full> {
+        Store::try_ingest(self, source, families, now_ms)
+    }
+    fn latest_of(&self, source: &str) -> Option<Vec<Family>> {
+        Store::latest_of(self, source)
+    }
+    fn remove_source(&self, source: &str, now_ms: i64) {
+        Store::remove_source(self, source, now_ms)
+    }
+}
+
+/// Runs [`Store::compact`] every 30 s until the task is aborted.
+pub fn spawn_compactor(store: Arc<Store>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            store.compact(now_ms());
+        }
+    })
 }
 
 #[cfg(test)]

@@ -218,7 +218,7 @@ pub fn router() -> Router {
 /// Serves the demo app until SIGINT/SIGTERM.
 pub fn run(listen: &str) -> ExitCode {
     crate::logging::init("info", "logfmt");
-    let addr = match crate::cli::socket_addr(listen) {
+    let addr = match crate::web::serve::socket_addr(listen) {
         Ok(a) => a,
         Err(e) => {
             tracing::error!("{e}");

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Node, Pos};
-use crate::http_client as http;
+use crate::http_client;
 use crate::http_client::HttpConfig;
 use crate::promql::Sample;
 
@@ -55,7 +55,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Option<DatasourceConfig>
         }
         None => d.error(first_key_pos(n), path, "datasource needs a url"),
     }
-    let http = http::decode(d, &mut f, DEFAULT_TIMEOUT);
+    let http = http_client::decode(d, &mut f, DEFAULT_TIMEOUT);
     if http.timeout.is_zero() {
         d.error(
             value_pos(n, "timeout"),
@@ -65,7 +65,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Option<DatasourceConfig>
     }
     // A bad CA file is a load error, not a failure of every evaluation.
     if http.ca_file.is_some() && d.diags.len() == before {
-        if let Err(e) = http::client(&http) {
+        if let Err(e) = http_client::client(&http) {
             d.error(value_pos(n, "tls_config"), &f.at("tls_config"), e);
         }
     }
@@ -128,7 +128,7 @@ impl Datasource {
         Ok(Datasource {
             cfg: cfg.clone(),
             endpoint: cfg.endpoint(),
-            client: http::client(&cfg.http)?,
+            client: http_client::client(&cfg.http)?,
         })
     }
 
@@ -149,7 +149,7 @@ impl Datasource {
             .post(&self.endpoint)
             .header("Accept", "application/json")
             .form(&form);
-        let got = http::fetch(&self.cfg.http, req)
+        let got = http_client::fetch(&self.cfg.http, req)
             .await
             .map_err(|e| format!("POST {}: {e}", self.endpoint))?;
         let body = String::from_utf8_lossy(&got.body);

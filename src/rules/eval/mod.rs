@@ -320,7 +320,7 @@ mod tests {
     use super::*;
 
     fn group(text: &str) -> Group {
-        super::super::file::parse("r.yml", text)
+        crate::rules::file::parse("r.yml", text)
             .unwrap()
             .groups
             .remove(0)

@@ -383,7 +383,7 @@ json_targets:
 "#,
         )
         .unwrap();
-        let t = &c.json_targets[0];
+        let t = &c.sources.of::<crate::sources::json::JsonTarget>()[0];
         assert_eq!(t.interval, Duration::from_secs(10));
         assert_eq!(t.http.timeout, Duration::from_secs(10));
         assert_eq!(t.method, "GET");

@@ -228,8 +228,8 @@ pub fn map_all(
 
 #[cfg(test)]
 mod tests {
-    use super::super::jsonpath::parse;
     use super::*;
+    use crate::sources::json::jsonpath::parse;
     use serde_json::json;
 
     fn mapping(name: &str, path: Option<&str>) -> Mapping {

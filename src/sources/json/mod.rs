@@ -14,7 +14,7 @@ use super::json::jsonpath::JsonPath;
 use super::json::map as json_map;
 use super::json::map::{MapError, Mapping};
 use super::{BoxFuture, Health, HealthCell, Source};
-use crate::http_client as http;
+use crate::http_client;
 use crate::http_client::HttpConfig;
 use crate::model::Family;
 
@@ -57,6 +57,18 @@ pub struct JsonSource {
 /// Makes a source per configured target. Targets with the same HTTP settings share one client,
 /// as a Prometheus scrape pool does: a client per target costs a TLS configuration and session
 /// cache each (tens of KiB), which for a thousand targets was a third of the process's memory.
+/// `json_targets:` in the config.
+pub const KIND: super::Kind = super::Kind {
+    key: "json_targets",
+    decode: |d, n, path, global| std::sync::Arc::new(decode(d, n, path, global)),
+};
+
+impl super::Entry for JsonTarget {
+    fn build(entries: &[Self]) -> Result<Vec<std::sync::Arc<dyn Source>>, String> {
+        build(entries)
+    }
+}
+
 pub fn build(targets: &[JsonTarget]) -> Result<Vec<std::sync::Arc<dyn Source>>, String> {
     let mut users: HashMap<String, usize> = HashMap::new();
     for t in targets {
@@ -70,7 +82,7 @@ pub fn build(targets: &[JsonTarget]) -> Result<Vec<std::sync::Arc<dyn Source>>, 
             let client = match clients.get(&key) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = http::shared_client(&t.http, users[&key])
+                    let c = http_client::shared_client(&t.http, users[&key])
                         .map_err(|e| format!("json target {}: {e}", t.name))?;
                     clients.insert(key, c.clone());
                     c
@@ -103,7 +115,7 @@ impl JsonSource {
                 .header("Content-Type", "application/json")
                 .body(b.clone());
         }
-        let got = http::fetch(&self.cfg.http, req)
+        let got = http_client::fetch(&self.cfg.http, req)
             .await
             .map_err(|e| MapError {
                 reason: e.reason(),

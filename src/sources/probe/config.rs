@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::config::common::Global;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Fields, Node, Value};
-use crate::http_client as http;
+use crate::http_client;
 use crate::http_client::HttpConfig;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -169,10 +169,10 @@ fn decode_http(
     url_node: &Node,
     default_timeout: Duration,
 ) -> Option<HttpProbe> {
-    let http = http::decode(d, f, default_timeout);
+    let http = http_client::decode(d, f, default_timeout);
     if http.ca_file.is_some() {
         // Reading and parsing the CA here keeps a bad file from failing the (re)load later.
-        if let Err(e) = http::client(&http) {
+        if let Err(e) = http_client::client(&http) {
             let pos = f
                 .get("tls_config")
                 .and_then(|t| child(t, "ca_file"))

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 pub use config::{decode, HttpProbe, Pattern, ProbeConfig, ProbeKind};
 
 use super::{BoxFuture, Health, HealthCell, Source};
-use crate::http_client as http;
+use crate::http_client;
 use crate::model::Family;
 
 pub struct Probe {
@@ -44,6 +44,18 @@ pub struct HttpResult {
 }
 
 /// Makes one source per configured probe.
+/// `probes:` in the config.
+pub const KIND: super::Kind = super::Kind {
+    key: "probes",
+    decode: |d, n, path, global| Arc::new(decode(d, n, path, global)),
+};
+
+impl super::Entry for ProbeConfig {
+    fn build(entries: &[Self]) -> Result<Vec<Arc<dyn Source>>, String> {
+        sources(entries)
+    }
+}
+
 pub fn sources(cfgs: &[ProbeConfig]) -> Result<Vec<Arc<dyn Source>>, String> {
     cfgs.iter()
         .map(|c| Probe::new(c.clone()).map(|p| Arc::new(p) as Arc<dyn Source>))
@@ -60,7 +72,7 @@ impl Probe {
                     reqwest::redirect::Policy::none()
                 };
                 // No idle connections: every probe measures a fresh connect (and TLS handshake).
-                let client = http::builder(&h.http)?
+                let client = http_client::builder(&h.http)?
                     .redirect(policy)
                     .pool_max_idle_per_host(0)
                     .build()
@@ -141,7 +153,7 @@ impl Source for Probe {
 
 async fn probe_http(h: &HttpProbe, client: &reqwest::Client) -> Outcome {
     let method = reqwest::Method::from_bytes(h.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-    match http::fetch(&h.http, client.request(method, &h.url)).await {
+    match http_client::fetch(&h.http, client.request(method, &h.url)).await {
         Err(e) => Outcome {
             error: Some(e.to_string()),
             http: Some(HttpResult::default()),

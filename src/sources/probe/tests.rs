@@ -176,9 +176,15 @@ fn the_section_in_a_whole_config() {
         "global: {scrape_interval: 5s}\nprobes:\n  a: {tcp: 'localhost:22'}\n",
     )
     .unwrap();
-    assert_eq!(c.probes.len(), 1);
-    assert_eq!(c.probes[0].interval, Duration::from_secs(5));
-    assert_eq!(c.probes[0].timeout, Duration::from_secs(5));
+    assert_eq!(c.sources.of::<ProbeConfig>().len(), 1);
+    assert_eq!(
+        c.sources.of::<ProbeConfig>()[0].interval,
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        c.sources.of::<ProbeConfig>()[0].timeout,
+        Duration::from_secs(5)
+    );
 }
 
 fn probe_with(expect: &[u16], re: Option<&str>, not_re: Option<&str>) -> HttpProbe {
@@ -186,7 +192,7 @@ fn probe_with(expect: &[u16], re: Option<&str>, not_re: Option<&str>) -> HttpPro
     HttpProbe {
         url: "http://x/".into(),
         method: "GET".into(),
-        http: http::HttpConfig::default(),
+        http: crate::http_client::HttpConfig::default(),
         expect_status: expect.to_vec(),
         body_regex: re.map(pat),
         body_not_regex: not_re.map(pat),

@@ -15,7 +15,7 @@ fn setup(cfg: PushConfig, store_max: usize) -> (Arc<Store>, Registry) {
         retention_ms: 3_600_000,
         max_series: store_max,
     }));
-    let reg = Registry::new(Arc::clone(&store));
+    let reg = Registry::new(Arc::clone(&store) as Arc<dyn crate::sources::sink::Sink>);
     reg.configure(Some(cfg), Duration::from_secs(15), 0);
     (store, reg)
 }

@@ -155,7 +155,7 @@ mod tests {
     use crate::model::{encode, normalize, Format};
 
     fn key(path: &str) -> GroupKey {
-        super::super::grouping::parse(path).unwrap()
+        crate::sources::push::grouping::parse(path).unwrap()
     }
 
     fn text(fams: Vec<Family>) -> String {

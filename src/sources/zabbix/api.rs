@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::http_client as http;
+use crate::http_client;
 use crate::http_client::{FetchError, HttpConfig};
 
 /// Why a request failed: the bounded set of reasons behind `zabbix_poll_errors_total{reason}`.
@@ -238,7 +238,7 @@ impl Client {
     pub fn new(url: &str, http_cfg: &HttpConfig, creds: Credentials) -> Result<Self, String> {
         Ok(Client {
             url: url.to_string(),
-            client: http::client(http_cfg)?,
+            client: http_client::client(http_cfg)?,
             http: http_cfg.clone(),
             creds,
             version: None,
@@ -273,7 +273,7 @@ impl Client {
                 req = req.bearer_auth(token);
             }
         }
-        let fetched = http::fetch(&self.http, req).await.map_err(|e| {
+        let fetched = http_client::fetch(&self.http, req).await.map_err(|e| {
             let reason = match e {
                 FetchError::Timeout => Reason::Timeout,
                 FetchError::BodyTooLarge(_) => Reason::Decode,

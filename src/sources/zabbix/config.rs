@@ -8,7 +8,7 @@ use regex::Regex;
 use super::api::Credentials;
 use crate::config::common::{secret, Global};
 use crate::config::yaml::{format_duration, Decoder, Node, Pos, Value};
-use crate::http_client as http;
+use crate::http_client;
 use crate::http_client::HttpConfig;
 
 /// Items whose last value is older than this are not exported, unless `max_age` says otherwise.
@@ -124,7 +124,7 @@ fn decode_one(
     }
     let timeout_node = f.get("timeout");
     let has_limit = f.get("body_size_limit").is_some();
-    let mut http = http::decode(d, &mut f, global.scrape_timeout.min(interval));
+    let mut http = http_client::decode(d, &mut f, global.scrape_timeout.min(interval));
     if !has_limit {
         http.body_size_limit = DEFAULT_BODY_LIMIT;
     }

@@ -20,8 +20,8 @@ use super::zabbix::api::{Client, Credentials, Failure, Reason};
 use super::{BoxFuture, Health, HealthCell, Source};
 use crate::model::Family;
 
-pub use super::zabbix::config::{decode, ZabbixConfig};
-pub use super::zabbix::items::*;
+pub use self::config::ZabbixConfig;
+pub use self::items::*;
 
 /// How long resolved host ids are reused before host.get/hostgroup.get are asked again.
 const HOST_REFRESH: Duration = Duration::from_secs(300);
@@ -55,6 +55,18 @@ pub struct Zabbix {
 }
 
 /// Makes the sources of the `zabbix:` section.
+/// `zabbix:` in the config.
+pub const KIND: super::Kind = super::Kind {
+    key: "zabbix",
+    decode: |d, n, path, global| Arc::new(config::decode(d, n, path, global)),
+};
+
+impl super::Entry for ZabbixConfig {
+    fn build(entries: &[Self]) -> Result<Vec<Arc<dyn Source>>, String> {
+        build(entries)
+    }
+}
+
 pub fn build(cfgs: &[ZabbixConfig]) -> Result<Vec<Arc<dyn Source>>, String> {
     let mut out: Vec<Arc<dyn Source>> = Vec::new();
     for c in cfgs {

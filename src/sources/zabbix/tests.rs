@@ -1,6 +1,7 @@
 //! Unit tests of the Zabbix source's pure parts: config decoding, item.get parameters and the
 //! conversion of a real Zabbix 6.0 item.get answer into families.
 
+use super::config::decode;
 use super::*;
 use crate::config::common::Global;
 use crate::config::yaml;

@@ -217,9 +217,18 @@ fn config(input: &[u8]) -> Vec<String> {
     match crate::app::config::parse("fuzz.yml", &text(input)) {
         Ok(c) => vec![format!(
             "ok:{}{}{}{}",
-            c.json_targets.len().min(3),
-            c.zabbix.len().min(3),
-            c.probes.len().min(3),
+            c.sources
+                .of::<crate::sources::json::JsonTarget>()
+                .len()
+                .min(3),
+            c.sources
+                .of::<crate::sources::zabbix::ZabbixConfig>()
+                .len()
+                .min(3),
+            c.sources
+                .of::<crate::sources::probe::ProbeConfig>()
+                .len()
+                .min(3),
             c.rules.files.len().min(3)
         )],
         Err(ds) => diags("err", &ds),
@@ -293,7 +302,7 @@ fn mappings() -> &'static crate::sources::json::JsonTarget {
     T.get_or_init(|| {
         let cfg = "json_targets:\n  - name: f\n    url: http://127.0.0.1:1/\n    timestamp_path: $.timestamp\n    metrics:\n      - {name: a, path: $.response_time_ms, scale: 0.001}\n      - {name: b, path: '$.services[*].latency', labels: {kind: svc}, label_paths: {service: '@.name'}}\n      - {name: c, value: 'errors / (requests + 1)'}\n      - {name: d, path: '$.services[*].count', type: counter}\n";
         let c = crate::app::config::parse("fuzz", cfg).expect("the fuzz mappings are valid");
-        c.json_targets.into_iter().next().expect("one target")
+        c.sources.of::<crate::sources::json::JsonTarget>()[0].clone()
     })
 }
 
@@ -351,7 +360,7 @@ fn zabbix_cfg() -> &'static ZabbixConfig {
     C.get_or_init(|| {
         let cfg = "zabbix:\n  - name: z\n    url: http://127.0.0.1:1/api_jsonrpc.php\n    api_token: t\n    text_items_as_info: true\n    key_patterns: ['system\\..*', 'vm\\.memory\\.size\\[.*\\]', 'agent\\.ping']\n    max_age: 2h\n";
         let c = crate::app::config::parse("fuzz", cfg).expect("the fuzz zabbix config is valid");
-        c.zabbix.into_iter().next().expect("one zabbix")
+        c.sources.of::<ZabbixConfig>()[0].clone()
     })
 }
 

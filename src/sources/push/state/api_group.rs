@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use super::super::config::PushConfig;
-use super::super::grouping::GroupKey;
-use super::super::Refusal;
 use super::{lock, samples_of, Registry, State, API_SOURCE};
 use crate::model::{Family, Labels};
+use crate::sources::push::config::PushConfig;
+use crate::sources::push::grouping::GroupKey;
+use crate::sources::push::Refusal;
 
 impl Registry {
     /// A `/api/v1/metrics` push: its series replace the same series (name and labels) in the

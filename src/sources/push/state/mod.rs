@@ -11,7 +11,7 @@ use super::refusal::{Mode, Refusal, REASONS};
 use super::text::{push_times, PUSH_FAILURE_TIME, PUSH_TIME};
 use super::SOURCE_PREFIX;
 use crate::model::{Family, Labels, MetricType};
-use crate::store::Store;
+use crate::sources::sink::Sink;
 
 mod api_group;
 
@@ -42,7 +42,7 @@ pub(super) struct State {
 }
 
 pub struct Registry {
-    store: Arc<Store>,
+    store: Arc<dyn Sink>,
     cfg: RwLock<(Option<PushConfig>, Duration)>,
     state: Mutex<State>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
@@ -65,7 +65,7 @@ fn series_of(fams: &[Family]) -> usize {
 }
 
 impl Registry {
-    pub fn new(store: Arc<Store>) -> Self {
+    pub fn new(store: Arc<dyn Sink>) -> Self {
         Registry {
             store,
             cfg: RwLock::new((None, Duration::from_secs(15))),
