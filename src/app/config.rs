@@ -184,7 +184,7 @@ fn decode_global(d: &mut Decoder, n: &Node) -> Global {
         g.external_labels = d.string_map(n, &path);
         for (k, _) in &g.external_labels {
             if !is_label_name(k) {
-                d.error(key_pos(n, k), &path, format!("invalid label name {k:?}"));
+                d.error(n.key_pos(k), &path, format!("invalid label name {k:?}"));
             }
         }
     }
@@ -246,32 +246,13 @@ fn decode_system(d: &mut Decoder, n: &Node) -> SystemConfig {
         s.options = d.string_map(n, &path);
         for (key, value) in &s.options {
             if let Err(e) = check_option(key, value) {
-                let pos = option_pos(n, key);
+                let pos = n.value_pos(key);
                 d.error(pos, &format!("{path}.{key}"), e);
             }
         }
     }
     f.finish(d, "system");
     s
-}
-
-/// Where `key` is written in a mapping (the mapping's own position if absent).
-fn key_pos(map: &Node, key: &str) -> yaml::Pos {
-    if let yaml::Value::Map(entries) = &map.value {
-        if let Some((k, _)) = entries.iter().find(|(k, _)| k.scalar() == Some(key)) {
-            return k.pos;
-        }
-    }
-    map.pos
-}
-
-fn option_pos(map: &Node, key: &str) -> yaml::Pos {
-    if let yaml::Value::Map(entries) = &map.value {
-        if let Some((_, v)) = entries.iter().find(|(k, _)| k.scalar() == Some(key)) {
-            return v.pos;
-        }
-    }
-    map.pos
 }
 
 /// Checks that `NAME.KEY` names a collector option and that the collector accepts the value.

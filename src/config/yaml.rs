@@ -38,6 +38,23 @@ impl Node {
             _ => None,
         }
     }
+    /// Where `key` is written in this mapping (the mapping's own position when absent).
+    pub fn key_pos(&self, key: &str) -> Pos {
+        self.entry(key).map_or(self.pos, |(k, _)| k.pos)
+    }
+
+    /// Where `key`'s value is written in this mapping (the mapping's position when absent).
+    pub fn value_pos(&self, key: &str) -> Pos {
+        self.entry(key).map_or(self.pos, |(_, v)| v.pos)
+    }
+
+    fn entry(&self, key: &str) -> Option<&(Node, Node)> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|(k, _)| k.scalar() == Some(key)),
+            _ => None,
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }

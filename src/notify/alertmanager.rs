@@ -5,41 +5,18 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::config::AlertmanagerConfig;
+use super::payload::{AlertJson, LabelObj};
 use super::{Message, Mode, Notifier, OutAlert, SendFuture};
 use crate::http_client;
 use crate::http_client::retry::{classify_fetch, classify_status};
 use crate::http_client::USER_AGENT;
-use crate::model::Labels;
-
-/// Sorted label pairs serialised as a JSON object.
-pub struct LabelObj<'a>(pub &'a Labels);
-
-impl Serialize for LabelObj<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        super::label_map::serialize(self.0, s)
-    }
-}
-
-#[derive(Serialize)]
-struct Postable<'a> {
-    labels: LabelObj<'a>,
-    annotations: LabelObj<'a>,
-    #[serde(rename = "startsAt")]
-    starts_at: String,
-    #[serde(rename = "endsAt")]
-    ends_at: String,
-    #[serde(rename = "generatorURL")]
-    generator_url: &'a str,
-}
 
 /// The request body for a batch.
 pub fn payload(alerts: &[OutAlert]) -> String {
-    let items: Vec<Postable> = alerts
+    let items: Vec<AlertJson> = alerts
         .iter()
-        .map(|a| Postable {
+        .map(|a| AlertJson {
             labels: LabelObj(&a.labels),
             annotations: LabelObj(&a.annotations),
             starts_at: crate::model::time::format_millis(a.starts_at_ms),

@@ -7,17 +7,18 @@
 use std::time::Duration;
 
 use super::group::GroupSettings;
+use super::{ReceiverConfig, RECEIVERS};
 use crate::config::common::{check_url, positive_count, positive_duration, required_url};
 use crate::config::yaml::{Decoder, Fields, Node, Pos, Value};
 use crate::http_client::decode_http;
 use crate::http_client::HttpConfig;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertingConfig {
     pub alertmanagers: Vec<AlertmanagerConfig>,
-    pub webhooks: Vec<WebhookConfig>,
-    pub email: Vec<EmailConfig>,
-    pub slack: Vec<SlackConfig>,
+    /// Webhooks, Slack and email receivers (every kind in `RECEIVERS`), in file order by kind.
+    pub receivers: Vec<Arc<dyn ReceiverConfig>>,
     /// How often a firing alert is re-sent (Prometheus' `--rules.alert.resend-delay`); the
     /// engine reads it.
     pub resend_delay: Duration,
@@ -33,9 +34,7 @@ impl Default for AlertingConfig {
     fn default() -> Self {
         AlertingConfig {
             alertmanagers: Vec::new(),
-            webhooks: Vec::new(),
-            email: Vec::new(),
-            slack: Vec::new(),
+            receivers: Vec::new(),
             resend_delay: Duration::from_secs(60),
             queue_capacity: 10_000,
             batch_size: 64,
@@ -46,10 +45,16 @@ impl Default for AlertingConfig {
 
 impl AlertingConfig {
     pub fn is_empty(&self) -> bool {
-        self.alertmanagers.is_empty()
-            && self.webhooks.is_empty()
-            && self.email.is_empty()
-            && self.slack.is_empty()
+        self.alertmanagers.is_empty() && self.receivers.is_empty()
+    }
+
+    /// The receivers of one kind, by its config type.
+    #[cfg(test)]
+    pub fn receivers_of<T: 'static>(&self) -> Vec<&T> {
+        self.receivers
+            .iter()
+            .filter_map(|r| r.as_any().downcast_ref::<T>())
+            .collect()
     }
 }
 
@@ -77,49 +82,6 @@ pub struct ReceiverCommon {
     pub max_alerts: usize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct WebhookConfig {
-    pub common: ReceiverCommon,
-    pub url: String,
-    pub http: HttpConfig,
-    /// A custom body (see `render::template_data` for what it sees) instead of the v4 payload.
-    pub body_template: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct SlackConfig {
-    pub common: ReceiverCommon,
-    pub url: String,
-    pub http: HttpConfig,
-    pub channel: Option<String>,
-    pub username: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// Plain connection upgraded with STARTTLS (required).
-    StartTls,
-    /// TLS from the first byte (SMTPS, usually port 465).
-    Implicit,
-    None,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct EmailConfig {
-    pub common: ReceiverCommon,
-    pub host: String,
-    pub port: u16,
-    pub from: String,
-    pub to: Vec<String>,
-    pub hello: String,
-    pub tls: SmtpTls,
-    pub auth: Option<(String, String)>,
-    pub ca_file: Option<String>,
-    pub insecure_skip_verify: bool,
-    pub timeout: Duration,
-    pub subject: Option<String>,
-}
-
 /// Decodes `alerting:`.
 pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> AlertingConfig {
     let mut c = AlertingConfig::default();
@@ -145,18 +107,18 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> AlertingConfig {
         for (i, item) in d.seq(v, &p).iter().enumerate() {
             if let Some(am) = decode_am(d, item, &format!("{p}[{i}]")) {
                 let at = format!("{p}[{i}].url");
-                let pos = item_pos(item, "url");
+                let pos = item.value_pos("url");
                 unique(d, &mut names, &am.api("alerts"), pos, &at);
                 c.alertmanagers.push(am);
             }
         }
     }
-    for (key, kind) in [("webhooks", 0), ("slack", 1), ("email", 2)] {
+    for kind in RECEIVERS {
+        let key = kind.key;
         let Some(v) = f.get(key) else { continue };
         let p = f.at(key);
-        // `email:` may be one mapping or a list of them.
-        let items: Vec<(&Node, String)> = match (&v.value, kind) {
-            (Value::Map(_), 2) => vec![(v, p.clone())],
+        let items: Vec<(&Node, String)> = match &v.value {
+            Value::Map(_) if kind.one_or_many => vec![(v, p.clone())],
             _ => d
                 .seq(v, &p)
                 .iter()
@@ -168,21 +130,12 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> AlertingConfig {
             let Some(mut rf) = d.map(item, &ip) else {
                 continue;
             };
-            let common = super::receiver::decode_common(d, &mut rf, kind == 0);
+            let common = super::receiver::decode_common(d, &mut rf, kind.send_resolved);
             if let Some(cm) = &common {
-                let pos = item_pos(item, "name");
+                let pos = item.value_pos("name");
                 unique(d, &mut names, &cm.name, pos, &rf.at("name"));
             }
-            match kind {
-                0 => {
-                    let w = super::receiver::decode_webhook(d, &mut rf, common);
-                    c.webhooks.extend(w);
-                }
-                1 => c
-                    .slack
-                    .extend(super::receiver::decode_slack(d, &mut rf, common)),
-                _ => c.email.extend(super::email::decode(d, &mut rf, common)),
-            }
+            c.receivers.extend((kind.decode)(d, &mut rf, common));
             rf.finish(d, key);
         }
     }
@@ -195,17 +148,6 @@ fn unique(d: &mut Decoder, seen: &mut Vec<String>, name: &str, pos: Pos, path: &
         d.error(pos, path, format!("duplicate notifier {name:?}"));
     } else {
         seen.push(name.to_string());
-    }
-}
-
-/// Where a key's value is written in a mapping (the mapping's position if absent).
-fn item_pos(map: &Node, key: &str) -> Pos {
-    match &map.value {
-        Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.scalar() == Some(key))
-            .map_or(map.pos, |(_, v)| v.pos),
-        _ => map.pos,
     }
 }
 
@@ -253,6 +195,9 @@ pub fn template(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::config::yaml;
+    use crate::notify::email::{EmailConfig, SmtpTls};
+    use crate::notify::slack::SlackConfig;
+    use crate::notify::webhook::WebhookConfig;
 
     fn parse(text: &str) -> Result<AlertingConfig, Vec<String>> {
         let root = yaml::parse("a.yml", text).unwrap();
@@ -278,15 +223,20 @@ mod tests {
          slack: [{name: s, url: 'http://h/s'}]\n",
         )
         .unwrap();
-        let w = &c.webhooks[0].common;
+        let w = &c.receivers_of::<WebhookConfig>()[0].common;
         assert!(w.group.send_resolved);
         assert_eq!(w.group.group_wait_ms, 30_000);
         assert_eq!(w.group.group_interval_ms, 300_000);
         assert_eq!(w.group.repeat_interval_ms, 4 * 3_600_000);
         assert_eq!(w.group.group_by, Some(vec!["alertname".to_string()]));
-        let e = &c.email[0];
+        let e = &c.receivers_of::<EmailConfig>()[0];
         assert!(!e.common.group.send_resolved);
-        assert!(!c.slack[0].common.group.send_resolved);
+        assert!(
+            !c.receivers_of::<SlackConfig>()[0]
+                .common
+                .group
+                .send_resolved
+        );
         assert_eq!(e.to, vec!["x@y.z", "q@y.z"]);
         assert_eq!(
             (e.host.as_str(), e.port, e.tls),
@@ -318,14 +268,17 @@ mod tests {
         );
         assert_eq!(c.alertmanagers[0].http.timeout, Duration::from_secs(3));
         assert_eq!(c.alertmanagers[1].http.bearer_token.as_deref(), Some("t"));
-        let w = &c.webhooks[0];
+        let w = &c.receivers_of::<WebhookConfig>()[0];
         assert_eq!(w.common.group.group_by, None);
         assert_eq!(w.common.group.group_wait_ms, 0);
         assert!(!w.common.group.send_resolved);
         assert_eq!(w.common.max_alerts, 5);
         assert!(w.body_template.is_some());
-        assert_eq!(c.slack[0].channel.as_deref(), Some("#ops"));
-        let e = &c.email[0];
+        assert_eq!(
+            c.receivers_of::<SlackConfig>()[0].channel.as_deref(),
+            Some("#ops")
+        );
+        let e = &c.receivers_of::<EmailConfig>()[0];
         assert_eq!(e.tls, SmtpTls::Implicit);
         assert_eq!(e.auth, Some(("u".into(), "p".into())));
     }

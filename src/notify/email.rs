@@ -11,7 +11,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::config::{template, EmailConfig, ReceiverCommon, SmtpTls};
+use super::config::{template, ReceiverCommon};
 use super::render;
 use super::render::alert_status;
 use super::webhook::{payload, truncate};
@@ -21,6 +21,32 @@ use crate::config::yaml::{Decoder, Fields, Node, Value};
 use crate::http_client::retry::SendError;
 use crate::model::time::format_millis;
 use crate::template::Template;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmailConfig {
+    pub common: ReceiverCommon,
+    pub host: String,
+    pub port: u16,
+    pub from: String,
+    pub to: Vec<String>,
+    pub hello: String,
+    pub tls: SmtpTls,
+    pub auth: Option<(String, String)>,
+    pub ca_file: Option<String>,
+    pub insecure_skip_verify: bool,
+    pub timeout: Duration,
+    pub subject: Option<String>,
+}
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -306,6 +332,20 @@ fn addresses(d: &mut Decoder, v: &Node, path: &str) -> Vec<String> {
         }
     }
     raw
+}
+
+/// `alerting.email`: one mapping or a list of them.
+pub const RECEIVER: super::Receiver = super::Receiver {
+    key: "email",
+    send_resolved: false,
+    one_or_many: true,
+    decode: |d, f, common| decode(d, f, common).map(|c| Arc::new(c) as _),
+};
+
+impl super::BuildNotifier for EmailConfig {
+    fn build(&self, external_url: &str) -> Result<Arc<dyn Notifier>, String> {
+        Ok(Arc::new(Email::new(self, external_url)?))
+    }
 }
 
 pub fn decode(

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dispatcher;
 pub mod email;
 pub mod group;
+pub mod payload;
 pub mod queue;
 pub mod receiver;
 pub mod render;
@@ -22,6 +23,8 @@ pub mod slack;
 pub mod stats;
 pub mod webhook;
 
+use std::any::Any;
+use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -31,8 +34,10 @@ use serde::{Deserialize, Serialize};
 
 pub use dispatcher::Dispatcher;
 
+use crate::config::yaml::{Decoder, Fields};
 use crate::http_client::retry::SendError;
 use crate::model::Labels;
+use config::ReceiverCommon;
 
 /// One alert on its way out: `rules::alert_out::Notification` plus the link to its rule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -160,16 +165,58 @@ pub fn build(cfg: &config::AlertingConfig) -> Result<Vec<Arc<dyn Notifier>>, Str
             cfg.batch_size,
         )?));
     }
-    for c in &cfg.webhooks {
-        out.push(Arc::new(webhook::Webhook::new(c, &cfg.external_url)?));
-    }
-    for c in &cfg.email {
-        out.push(Arc::new(email::Email::new(c, &cfg.external_url)?));
-    }
-    for c in &cfg.slack {
-        out.push(Arc::new(slack::Slack::new(c, &cfg.external_url)?));
+    for r in &cfg.receivers {
+        out.push(r.build(&cfg.external_url)?);
     }
     Ok(out)
+}
+
+/// One kind of grouping receiver under `alerting:` (Alertmanager's receiver configs): its key,
+/// its defaults and how one entry is decoded. Adding one is a file with its `RECEIVER` (an
+/// `XConfig`, its decoder and its [`Notifier`]) and a line in [`RECEIVERS`].
+pub struct Receiver {
+    pub key: &'static str,
+    /// Alertmanager's `send_resolved` default for the kind.
+    pub send_resolved: bool,
+    /// A lone mapping is taken as a list of one (`email:`).
+    pub one_or_many: bool,
+    /// Decodes one entry's own keys; the common ones (`name`, grouping) are decoded already
+    /// (`None` when they had a problem, which the decoder holds).
+    pub decode:
+        fn(&mut Decoder, &mut Fields, Option<ReceiverCommon>) -> Option<Arc<dyn ReceiverConfig>>,
+}
+
+/// Every receiver kind, in one list.
+pub const RECEIVERS: &[Receiver] = &[webhook::RECEIVER, slack::RECEIVER, email::RECEIVER];
+
+/// A decoded receiver entry, which builds its notifier.
+pub trait ReceiverConfig: Debug + Send + Sync {
+    fn build(&self, external_url: &str) -> Result<Arc<dyn Notifier>, String>;
+    fn as_any(&self) -> &dyn Any;
+    fn same(&self, other: &dyn ReceiverConfig) -> bool;
+}
+
+impl PartialEq for dyn ReceiverConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.same(other)
+    }
+}
+
+/// What a receiver kind's config implements; the rest of [`ReceiverConfig`] follows.
+pub trait BuildNotifier: Debug + PartialEq + Send + Sync + 'static {
+    fn build(&self, external_url: &str) -> Result<Arc<dyn Notifier>, String>;
+}
+
+impl<T: BuildNotifier> ReceiverConfig for T {
+    fn build(&self, external_url: &str) -> Result<Arc<dyn Notifier>, String> {
+        BuildNotifier::build(self, external_url)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn same(&self, other: &dyn ReceiverConfig) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
 }
 
 /// Serialises sorted label pairs as a JSON object (as every payload and the state file want).

@@ -1,10 +1,10 @@
-//! Decoding of the keys every grouping receiver has, and of webhook and Slack receivers.
+//! Decoding of the keys every grouping receiver has (`name`, grouping, `send_resolved`,
+//! `max_alerts`); each receiver kind decodes its own keys in its file.
 
-use super::config::{template, ReceiverCommon, SlackConfig, WebhookConfig};
+use super::config::ReceiverCommon;
 use super::group::GroupSettings;
-use crate::config::common::{positive_duration, required_url};
+use crate::config::common::positive_duration;
 use crate::config::yaml::{Decoder, Fields};
-use crate::http_client::decode_http;
 
 /// `name`, the grouping keys, `send_resolved` (Alertmanager's defaults: true for webhooks,
 /// false for email and Slack) and `max_alerts`.
@@ -69,40 +69,5 @@ pub fn decode_common(
         name: name?,
         group: g,
         max_alerts,
-    })
-}
-
-pub fn decode_webhook(
-    d: &mut Decoder,
-    f: &mut Fields,
-    common: Option<ReceiverCommon>,
-) -> Option<WebhookConfig> {
-    let url = required_url(d, f, "a webhook");
-    let body_template = template(d, f, "body_template");
-    let http = decode_http(d, f);
-    Some(WebhookConfig {
-        common: common?,
-        url: url?,
-        http,
-        body_template,
-    })
-}
-
-pub fn decode_slack(
-    d: &mut Decoder,
-    f: &mut Fields,
-    common: Option<ReceiverCommon>,
-) -> Option<SlackConfig> {
-    let url = required_url(d, f, "a slack receiver");
-    let mut opt = |key: &str| f.get(key).and_then(|v| d.string(v, &f.at(key)));
-    let channel = opt("channel");
-    let username = opt("username");
-    let http = decode_http(d, f);
-    Some(SlackConfig {
-        common: common?,
-        url: url?,
-        http,
-        channel,
-        username,
     })
 }

@@ -7,10 +7,57 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::config::SlackConfig;
+use super::config::ReceiverCommon;
 use super::render::{self, alert_status};
 use super::webhook::{client, post_json, truncate};
 use super::{Message, Mode, Notifier, SendFuture};
+use crate::config::common::required_url;
+use crate::config::yaml::{Decoder, Fields};
+use crate::http_client::{decode_http, HttpConfig};
+use std::sync::Arc;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlackConfig {
+    pub common: ReceiverCommon,
+    pub url: String,
+    pub http: HttpConfig,
+    pub channel: Option<String>,
+    pub username: Option<String>,
+}
+
+/// `alerting.slack`: Slack incoming webhooks.
+pub const RECEIVER: super::Receiver = super::Receiver {
+    key: "slack",
+    send_resolved: false,
+    one_or_many: false,
+    decode: |d, f, common| decode(d, f, common).map(|c| Arc::new(c) as _),
+};
+
+impl super::BuildNotifier for SlackConfig {
+    fn build(&self, external_url: &str) -> Result<Arc<dyn Notifier>, String> {
+        Ok(Arc::new(Slack::new(self, external_url)?))
+    }
+}
+
+/// One `alerting.slack` entry.
+pub fn decode(
+    d: &mut Decoder,
+    f: &mut Fields,
+    common: Option<ReceiverCommon>,
+) -> Option<SlackConfig> {
+    let url = required_url(d, f, "a slack receiver");
+    let mut opt = |key: &str| f.get(key).and_then(|v| d.string(v, &f.at(key)));
+    let channel = opt("channel");
+    let username = opt("username");
+    let http = decode_http(d, f);
+    Some(SlackConfig {
+        common: common?,
+        url: url?,
+        http,
+        channel,
+        username,
+    })
+}
 
 /// Slack's limit on a section's text.
 const SECTION_MAX: usize = 3000;

@@ -12,28 +12,66 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::alertmanager::LabelObj;
-use super::config::WebhookConfig;
+use super::config::{template, ReceiverCommon};
+use super::payload::{AlertJson, LabelObj};
 use super::render::{self, alert_status, common, rfc3339_nano, ZERO_TIME};
 use super::{Message, Mode, Notifier, SendFuture};
+use crate::config::common::required_url;
+use crate::config::yaml::{Decoder, Fields};
 use crate::http_client;
+use crate::http_client::decode_http;
 use crate::http_client::retry::{classify_fetch, classify_status, SendError};
 use crate::http_client::HttpConfig;
 use crate::http_client::USER_AGENT;
 use crate::model::Labels;
 use crate::template::Template;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookConfig {
+    pub common: ReceiverCommon,
+    pub url: String,
+    pub http: HttpConfig,
+    /// A custom body (see `render::template_data` for what it sees) instead of the v4 payload.
+    pub body_template: Option<String>,
+}
+
+/// `alerting.webhooks`: Alertmanager-style webhooks (send_resolved by default, as there).
+pub const RECEIVER: super::Receiver = super::Receiver {
+    key: "webhooks",
+    send_resolved: true,
+    one_or_many: false,
+    decode: |d, f, common| decode(d, f, common).map(|c| Arc::new(c) as _),
+};
+
+impl super::BuildNotifier for WebhookConfig {
+    fn build(&self, external_url: &str) -> Result<Arc<dyn Notifier>, String> {
+        Ok(Arc::new(Webhook::new(self, external_url)?))
+    }
+}
+
+/// One `alerting.webhooks` entry.
+pub fn decode(
+    d: &mut Decoder,
+    f: &mut Fields,
+    common: Option<ReceiverCommon>,
+) -> Option<WebhookConfig> {
+    let url = required_url(d, f, "a webhook");
+    let body_template = template(d, f, "body_template");
+    let http = decode_http(d, f);
+    Some(WebhookConfig {
+        common: common?,
+        url: url?,
+        http,
+        body_template,
+    })
+}
 
 #[derive(Serialize)]
 pub struct PayloadAlert<'a> {
     status: &'static str,
-    labels: LabelObj<'a>,
-    annotations: LabelObj<'a>,
-    #[serde(rename = "startsAt")]
-    starts_at: String,
-    #[serde(rename = "endsAt")]
-    ends_at: String,
-    #[serde(rename = "generatorURL")]
-    generator_url: &'a str,
+    #[serde(flatten)]
+    alert: AlertJson<'a>,
     fingerprint: String,
 }
 
@@ -80,15 +118,17 @@ pub fn payload_alerts(m: &Message) -> Vec<PayloadAlert<'_>> {
             let status = alert_status(m, a);
             PayloadAlert {
                 status,
-                labels: LabelObj(&a.labels),
-                annotations: LabelObj(&a.annotations),
-                starts_at: rfc3339_nano(a.starts_at_ms),
-                ends_at: if status == "firing" {
-                    ZERO_TIME.to_string()
-                } else {
-                    rfc3339_nano(a.ends_at_ms)
+                alert: AlertJson {
+                    labels: LabelObj(&a.labels),
+                    annotations: LabelObj(&a.annotations),
+                    starts_at: rfc3339_nano(a.starts_at_ms),
+                    ends_at: if status == "firing" {
+                        ZERO_TIME.to_string()
+                    } else {
+                        rfc3339_nano(a.ends_at_ms)
+                    },
+                    generator_url: &a.generator_url,
                 },
-                generator_url: &a.generator_url,
                 fingerprint: format!("{:016x}", a.fingerprint()),
             }
         })

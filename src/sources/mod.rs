@@ -213,35 +213,6 @@ impl Scheduler {
     }
 }
 
-/// `/api/v1/targets` in Prometheus' format.
-pub fn targets_json(sources: &[Arc<dyn Source>]) -> serde_json::Value {
-    let active: Vec<serde_json::Value> = sources
-        .iter()
-        .map(|s| {
-            let h = s.health();
-            let health = match h.up {
-                None => "unknown",
-                Some(true) => "up",
-                Some(false) => "down",
-            };
-            serde_json::json!({
-                "discoveredLabels": {},
-                "labels": {"job": s.kind(), "instance": s.name()},
-                "scrapePool": s.kind(),
-                "scrapeUrl": s.url(),
-                "globalUrl": s.url(),
-                "lastError": h.last_error,
-                "lastScrape": if h.last_poll_ms > 0 { crate::model::time::format_millis(h.last_poll_ms) } else { "0001-01-01T00:00:00Z".to_string() },
-                "lastScrapeDuration": h.last_duration.as_secs_f64(),
-                "health": health,
-                "scrapeInterval": crate::config::yaml::format_duration(s.interval()),
-                "scrapeTimeout": crate::config::yaml::format_duration(s.timeout()),
-            })
-        })
-        .collect();
-    serde_json::json!({"status": "success", "data": {"activeTargets": active, "droppedTargets": []}})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,18 @@
-//! `/api/v1/rules` and `/api/v1/alerts` in Prometheus' JSON shapes (web/api/v1/api.go), so
+//! `/api/v1/rules`, `/api/v1/alerts` and `/api/v1/targets` in Prometheus' JSON shapes (web/api/v1/api.go), so
 //! Grafana and other tools that read Prometheus' rules API read telltale's unchanged.
+
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use crate::config::yaml::format_duration;
 use crate::model::time::format_millis;
 use crate::model::Labels;
 use crate::rules::alert::{Alert, AlertState};
 use crate::rules::engine::{Engine, Group};
 use crate::rules::eval::RuleState;
 use crate::rules::file::Kind;
+use crate::sources::Source;
 
 /// Filters of `/api/v1/rules` (`type`, `rule_name[]`, `rule_group[]`, `file[]`,
 /// `exclude_alerts`).
@@ -162,4 +166,33 @@ pub fn alerts(engine: &Engine) -> Value {
         }
     }
     json!({ "alerts": out })
+}
+
+/// `/api/v1/targets` in Prometheus' format.
+pub fn targets(sources: &[Arc<dyn Source>]) -> Value {
+    let active: Vec<Value> = sources
+        .iter()
+        .map(|s| {
+            let h = s.health();
+            let health = match h.up {
+                None => "unknown",
+                Some(true) => "up",
+                Some(false) => "down",
+            };
+            json!({
+                "discoveredLabels": {},
+                "labels": {"job": s.kind(), "instance": s.name()},
+                "scrapePool": s.kind(),
+                "scrapeUrl": s.url(),
+                "globalUrl": s.url(),
+                "lastError": h.last_error,
+                "lastScrape": if h.last_poll_ms > 0 { format_millis(h.last_poll_ms) } else { "0001-01-01T00:00:00Z".to_string() },
+                "lastScrapeDuration": h.last_duration.as_secs_f64(),
+                "health": health,
+                "scrapeInterval": format_duration(s.interval()),
+                "scrapeTimeout": format_duration(s.timeout()),
+            })
+        })
+        .collect();
+    json!({"status": "success", "data": {"activeTargets": active, "droppedTargets": []}})
 }

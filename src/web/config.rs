@@ -196,7 +196,7 @@ fn decode_http(d: &mut Decoder, n: &Node, path: &str) -> Vec<(String, String)> {
     if let Some(h) = f.get("headers") {
         let hpath = f.at("headers");
         for (name, value) in d.string_map(h, &hpath) {
-            let pos = value_pos(h, &name);
+            let pos = h.value_pos(&name);
             let Some((canon, allowed)) =
                 HEADERS.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name))
             else {
@@ -229,16 +229,6 @@ fn decode_http(d: &mut Decoder, n: &Node, path: &str) -> Vec<(String, String)> {
     }
     f.finish(d, "http_server_config");
     out
-}
-
-fn value_pos(map: &Node, key: &str) -> Pos {
-    match &map.value {
-        yaml::Value::Map(e) => e
-            .iter()
-            .find(|(k, _)| k.scalar() == Some(key))
-            .map_or(map.pos, |(_, v)| v.pos),
-        _ => map.pos,
-    }
 }
 
 fn decode_rate_limit(d: &mut Decoder, n: &Node, path: &str) -> Option<(Duration, u32)> {

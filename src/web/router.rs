@@ -163,7 +163,7 @@ async fn metrics(
 
 async fn targets(State(app): State<Arc<App>>) -> Response {
     let running = app.current();
-    axum::Json(crate::sources::targets_json(&running.sources)).into_response()
+    axum::Json(super::api::targets(&running.sources)).into_response()
 }
 
 /// Prometheus' API answers with empty lists when nothing is configured.

@@ -58,7 +58,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Option<DatasourceConfig>
     let http = http_client::decode(d, &mut f, DEFAULT_TIMEOUT);
     if http.timeout.is_zero() {
         d.error(
-            value_pos(n, "timeout"),
+            n.value_pos("timeout"),
             &f.at("timeout"),
             "must be greater than 0",
         );
@@ -66,7 +66,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Option<DatasourceConfig>
     // A bad CA file is a load error, not a failure of every evaluation.
     if http.ca_file.is_some() && d.diags.len() == before {
         if let Err(e) = http_client::client(&http) {
-            d.error(value_pos(n, "tls_config"), &f.at("tls_config"), e);
+            d.error(n.value_pos("tls_config"), &f.at("tls_config"), e);
         }
     }
     f.finish(d, "datasource");
@@ -74,17 +74,6 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str) -> Option<DatasourceConfig>
         return None;
     }
     Some(DatasourceConfig { url: url?, http })
-}
-
-/// The position of `key`'s value in mapping `n` (the mapping's own when absent).
-fn value_pos(n: &Node, key: &str) -> Pos {
-    match &n.value {
-        yaml::Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.scalar() == Some(key))
-            .map_or(n.pos, |(_, v)| v.pos),
-        _ => n.pos,
-    }
 }
 
 /// Where a mapping starts: its first key (a block mapping's own position is its first value).

@@ -4,7 +4,7 @@
 //! `datasource` is decoded by `datasource::decode`; it makes expressions [`Expr::Remote`].
 
 use super::expr::Expr;
-use super::{key_pos, RuleFile};
+use super::RuleFile;
 use crate::config::yaml::{Decoder, Diag, Fields, Node};
 use crate::rules::alert::Policy;
 use crate::rules::kinds;
@@ -57,7 +57,7 @@ pub(super) fn decode_input(
         .filter_map(|k| f.get(k.key).map(|v| (k, v)))
         .collect();
     if let Some((k, _)) = set.first() {
-        let pos = key_pos(rule, k.key);
+        let pos = rule.key_pos(k.key);
         let other = match (expr_node, set.get(1)) {
             (Some(_), _) => Some("expr"),
             (None, Some((k2, _))) => Some(k2.key),

@@ -135,17 +135,6 @@ pub fn parse_with(file: &str, text: &str, remote_default: bool) -> Result<RuleFi
     }
 }
 
-/// The position of `key` in mapping `n` (the mapping's own position when absent).
-pub(super) fn key_pos(n: &Node, key: &str) -> Pos {
-    match &n.value {
-        yaml::Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.scalar() == Some(key))
-            .map_or(n.pos, |(k, _)| k.pos),
-        _ => n.pos,
-    }
-}
-
 fn decode_file(d: &mut Decoder, root: &Node, remote_default: bool) -> Vec<Group> {
     let Some(mut f) = d.map(root, "") else {
         return Vec::new();
@@ -197,7 +186,7 @@ fn labels(
     let out = d.string_map(n, path);
     for (k, _) in &out {
         if !labels::is_label_name(k) || (forbid_name && k == labels::NAME) {
-            d.error(key_pos(n, k), path, format!("invalid {what} name: {k}"));
+            d.error(n.key_pos(k), path, format!("invalid {what} name: {k}"));
         }
     }
     out
@@ -253,7 +242,7 @@ fn decode_group(d: &mut Decoder, n: &Node, remote_default: bool) -> Option<Group
         labels: Vec::new(),
         datasource: None,
         rules: Vec::new(),
-        pos: key_pos(n, "name"),
+        pos: n.key_pos("name"),
     };
     if let Some((v, pos)) = opt_duration(d, &mut f, &path, "interval") {
         if v.is_zero() {

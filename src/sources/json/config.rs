@@ -22,7 +22,7 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str, global: &Global) -> Vec<Jso
     for (i, item) in d.seq(n, path).iter().enumerate() {
         let p = format!("{path}[{i}]");
         if let Some(t) = decode_target(d, item, &p, global, &mut kinds) {
-            let pos = value_pos(item, "name");
+            let pos = item.value_pos("name");
             if let Some(first) = names.insert(t.name.clone(), pos) {
                 d.error(
                     pos,
@@ -37,17 +37,6 @@ pub fn decode(d: &mut Decoder, n: &Node, path: &str, global: &Global) -> Vec<Jso
         }
     }
     out
-}
-
-/// Where `key`'s value is in a mapping node (the node itself when absent).
-fn value_pos(n: &Node, key: &str) -> yaml::Pos {
-    match &n.value {
-        Value::Map(e) => e
-            .iter()
-            .find(|(k, _)| k.scalar() == Some(key))
-            .map_or(n.pos, |(_, v)| v.pos),
-        _ => n.pos,
-    }
 }
 
 fn required(d: &mut Decoder, f: &mut Fields, key: &str, what: &str) -> Option<String> {
