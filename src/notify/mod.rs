@@ -182,9 +182,12 @@ pub struct Receiver {
     pub one_or_many: bool,
     /// Decodes one entry's own keys; the common ones (`name`, grouping) are decoded already
     /// (`None` when they had a problem, which the decoder holds).
-    pub decode:
-        fn(&mut Decoder, &mut Fields, Option<ReceiverCommon>) -> Option<Arc<dyn ReceiverConfig>>,
+    pub decode: DecodeReceiver,
 }
+
+/// A receiver kind's decoder, see [`Receiver::decode`].
+pub type DecodeReceiver =
+    fn(&mut Decoder, &mut Fields, Option<ReceiverCommon>) -> Option<Arc<dyn ReceiverConfig>>;
 
 /// Every receiver kind, in one list.
 pub const RECEIVERS: &[Receiver] = &[webhook::RECEIVER, slack::RECEIVER, email::RECEIVER];
