@@ -77,7 +77,9 @@ fn imports(text: &str) -> Vec<(usize, String)> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            if !name.is_empty() {
+            // `crate::registry!` is a macro exported at the crate root, not a module.
+            let is_macro = after[name.len()..].starts_with('!');
+            if !name.is_empty() && !is_macro {
                 out.push((i + 1, name));
             }
             rest = after;
@@ -136,6 +138,7 @@ fn modules_import_only_their_layer_or_below() {
 #[test]
 fn the_scan_sees_imports_and_skips_test_code() {
     let text = "use crate::store::Store;\nfn f() { crate::model::time::now_ms(); }\n\
+                crate::registry!(pub const ALL: &[K] = KIND; a);\n\
                 // crate::web in a comment\n#[cfg(test)]\nmod tests {\n    use crate::app::App;\n}\n";
     let got: Vec<String> = imports(text).into_iter().map(|(_, m)| m).collect();
     assert_eq!(got, ["store", "model"]);

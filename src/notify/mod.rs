@@ -13,15 +13,12 @@
 pub mod alertmanager;
 pub mod config;
 pub mod dispatcher;
-pub mod email;
 pub mod group;
 pub mod payload;
 pub mod queue;
 pub mod receiver;
 pub mod render;
-pub mod slack;
 pub mod stats;
-pub mod webhook;
 
 use std::any::Any;
 use std::fmt::Debug;
@@ -189,8 +186,8 @@ pub struct Receiver {
 pub type DecodeReceiver =
     fn(&mut Decoder, &mut Fields, Option<ReceiverCommon>) -> Option<Arc<dyn ReceiverConfig>>;
 
-/// Every receiver kind, in one list.
-pub const RECEIVERS: &[Receiver] = &[webhook::RECEIVER, slack::RECEIVER, email::RECEIVER];
+// Every receiver kind, in one list.
+crate::registry! { pub const RECEIVERS: &[Receiver] = RECEIVER; webhook, slack, email }
 
 /// A decoded receiver entry, which builds its notifier.
 pub trait ReceiverConfig: Debug + Send + Sync {

@@ -4,11 +4,8 @@
 //! place they are listed: the root config decodes every registered key, and `build_all` makes
 //! the sources.
 
-pub mod json;
-pub mod probe;
 pub mod push;
 pub mod sink;
-pub mod zabbix;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -79,8 +76,8 @@ pub struct Kind {
     pub decode: fn(&mut Decoder, &Node, &str, &Global) -> Arc<dyn Section>,
 }
 
-/// Every polled kind, in one list: adding one is a file with its `KIND` and a line here.
-pub const ALL: &[Kind] = &[probe::KIND, zabbix::KIND, json::KIND];
+// Every polled kind, in one list: adding one is a file with its `KIND` and a line here.
+crate::registry! { pub const ALL: &[Kind] = KIND; probe, zabbix, json }
 
 /// One entry of a kind's section (a JSON target, a probe, a Zabbix server).
 pub trait Entry: Debug + PartialEq + Send + Sync + Sized + 'static {

@@ -18,9 +18,9 @@ mod tests;
 use std::path::Path;
 use std::time::Duration;
 
+pub use self::expr::Expr;
 use super::alert::Policy;
 use super::datasource::DatasourceConfig;
-pub use super::file::expr::Expr;
 use super::file::extension_keys as file_ext;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Diag, Fields, Node, Pos};

@@ -9,10 +9,7 @@
 //! Adding a kind: a file here with `pub const KIND: Def = ...`, its `mod` line, and its entry
 //! in [`ALL`]. Kind rules always evaluate locally, over the samples telltale holds.
 
-mod anomaly;
 mod common;
-mod correlate;
-mod correlation;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -42,8 +39,8 @@ pub struct Def {
     pub decode: fn(&mut Decoder, &Node, &str) -> Option<Arc<dyn Spec>>,
 }
 
-/// Every kind, by key. The one place a kind is registered.
-pub const ALL: &[Def] = &[anomaly::KIND, correlate::KIND, correlation::KIND];
+// Every kind, by key: the one place a kind is registered.
+crate::registry! { pub const ALL: &[Def] = KIND; anomaly, correlate, correlation }
 
 /// A kind's settings as decoded from the rule file (immutable, shared by reloads of the same
 /// text through the `Rule` that holds it).

@@ -18,7 +18,7 @@ use crate::http_client;
 use crate::http_client::HttpConfig;
 use crate::model::Family;
 
-pub use super::json::config::decode;
+pub use self::config::decode;
 
 /// Every reason a poll can fail for; all are exported (at 0 too) so `rate()` works from the start.
 pub const REASONS: [&str; 7] = [
