@@ -16,8 +16,10 @@ if ! command -v wrk >/dev/null || ! command -v ab >/dev/null; then
 fi
 NE=/usr/bin/prometheus-node-exporter
 [ -x "$NE" ] || scripts/install-peers.sh
-cargo build --release --locked -q
-TT=${CARGO_TARGET_DIR:-target}/release/telltale
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_build   # TELLTALE=path/to/telltale skips the release build
+TT=$TELLTALE
 
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT

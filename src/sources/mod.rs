@@ -51,18 +51,43 @@ impl HealthCell {
     }
 }
 
-pub trait Source: Send + Sync {
+/// What a polled source is, for scheduling, reloads and `/api/v1/targets`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
     /// `json`, `probe` or `zabbix`.
-    fn kind(&self) -> &'static str;
-    fn name(&self) -> &str;
-    fn url(&self) -> &str;
-    fn interval(&self) -> Duration;
-    fn timeout(&self) -> Duration;
-    /// A fingerprint of the source's config: a reload keeps a source whose fingerprint is unchanged.
-    fn config_key(&self) -> String;
+    pub kind: &'static str,
+    pub name: String,
+    pub url: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// A fingerprint of the source's config: a reload keeps a source whose key is unchanged.
+    pub key: String,
+}
+
+pub trait Source: Send + Sync {
+    fn target(&self) -> &Target;
     /// One poll at `now_ms`: every family of the source, data and health alike.
     fn poll(&self, now_ms: i64) -> BoxFuture<'_, Vec<Family>>;
     fn health(&self) -> Health;
+
+    fn kind(&self) -> &'static str {
+        self.target().kind
+    }
+    fn name(&self) -> &str {
+        &self.target().name
+    }
+    fn url(&self) -> &str {
+        &self.target().url
+    }
+    fn interval(&self) -> Duration {
+        self.target().interval
+    }
+    fn timeout(&self) -> Duration {
+        self.target().timeout
+    }
+    fn config_key(&self) -> String {
+        self.target().key.clone()
+    }
 }
 
 pub fn id(s: &dyn Source) -> String {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::json::jsonpath::JsonPath;
 use super::json::map as json_map;
 use super::json::map::{MapError, Mapping};
-use super::{BoxFuture, Health, HealthCell, Source};
+use super::{BoxFuture, Health, HealthCell, Source, Target};
 use crate::http_client;
 use crate::http_client::HttpConfig;
 use crate::model::Family;
@@ -48,15 +48,13 @@ pub struct JsonTarget {
 }
 
 pub struct JsonSource {
+    target: Target,
     cfg: JsonTarget,
     client: reqwest::Client,
     health: HealthCell,
     errors: [AtomicU64; REASONS.len()],
 }
 
-/// Makes a source per configured target. Targets with the same HTTP settings share one client,
-/// as a Prometheus scrape pool does: a client per target costs a TLS configuration and session
-/// cache each (tens of KiB), which for a thousand targets was a third of the process's memory.
 /// `json_targets:` in the config.
 pub const KIND: super::Kind = super::Kind {
     key: "json_targets",
@@ -69,6 +67,9 @@ impl super::Entry for JsonTarget {
     }
 }
 
+/// Makes a source per configured target. Targets with the same HTTP settings share one client,
+/// as a Prometheus scrape pool does: a client per target costs a TLS configuration and session
+/// cache each (tens of KiB), which for a thousand targets was a third of the process's memory.
 pub fn build(targets: &[JsonTarget]) -> Result<Vec<std::sync::Arc<dyn Source>>, String> {
     let mut users: HashMap<String, usize> = HashMap::new();
     for t in targets {
@@ -89,6 +90,14 @@ pub fn build(targets: &[JsonTarget]) -> Result<Vec<std::sync::Arc<dyn Source>>, 
                 }
             };
             Ok(std::sync::Arc::new(JsonSource {
+                target: Target {
+                    kind: "json",
+                    name: t.name.clone(),
+                    url: t.url.clone(),
+                    interval: t.interval,
+                    timeout: t.http.timeout,
+                    key: format!("json/{t:?}"),
+                },
                 cfg: t.clone(),
                 client,
                 health: HealthCell::default(),
@@ -174,23 +183,8 @@ impl JsonSource {
 }
 
 impl Source for JsonSource {
-    fn kind(&self) -> &'static str {
-        "json"
-    }
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
-    fn url(&self) -> &str {
-        &self.cfg.url
-    }
-    fn interval(&self) -> Duration {
-        self.cfg.interval
-    }
-    fn timeout(&self) -> Duration {
-        self.cfg.http.timeout
-    }
-    fn config_key(&self) -> String {
-        format!("json/{:?}", self.cfg)
+    fn target(&self) -> &Target {
+        &self.target
     }
     fn poll(&self, now_ms: i64) -> BoxFuture<'_, Vec<Family>> {
         Box::pin(async move {

@@ -12,16 +12,15 @@ use std::time::{Duration, Instant};
 
 pub use config::{decode, HttpProbe, Pattern, ProbeConfig, ProbeKind};
 
-use super::{BoxFuture, Health, HealthCell, Source};
+use super::{BoxFuture, Health, HealthCell, Source, Target};
 use crate::http_client;
 use crate::model::Family;
 
 pub struct Probe {
+    target: Target,
     cfg: ProbeConfig,
     /// Built once per probe; `None` for TCP probes.
     client: Option<reqwest::Client>,
-    url: String,
-    key: String,
     health: HealthCell,
 }
 
@@ -82,10 +81,16 @@ impl Probe {
             ProbeKind::Tcp(addr) => (None, format!("tcp://{addr}")),
         };
         Ok(Probe {
-            key: format!("probe {cfg:?}"),
+            target: Target {
+                kind: "probe",
+                name: cfg.name.clone(),
+                url,
+                interval: cfg.interval,
+                timeout: cfg.timeout,
+                key: format!("probe {cfg:?}"),
+            },
             cfg,
             client,
-            url,
             health: HealthCell::default(),
         })
     }
@@ -103,23 +108,8 @@ impl Probe {
 }
 
 impl Source for Probe {
-    fn kind(&self) -> &'static str {
-        "probe"
-    }
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
-    fn url(&self) -> &str {
-        &self.url
-    }
-    fn interval(&self) -> Duration {
-        self.cfg.interval
-    }
-    fn timeout(&self) -> Duration {
-        self.cfg.timeout
-    }
-    fn config_key(&self) -> String {
-        self.key.clone()
+    fn target(&self) -> &Target {
+        &self.target
     }
     fn poll(&self, now_ms: i64) -> BoxFuture<'_, Vec<Family>> {
         Box::pin(async move {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::zabbix::api::{Client, Credentials, Failure, Reason};
-use super::{BoxFuture, Health, HealthCell, Source};
+use super::{BoxFuture, Health, HealthCell, Source, Target};
 use crate::model::Family;
 
 pub use self::config::ZabbixConfig;
@@ -48,13 +48,12 @@ struct State {
 }
 
 pub struct Zabbix {
+    target: Target,
     cfg: ZabbixConfig,
-    key: String,
     health: HealthCell,
     state: tokio::sync::Mutex<State>,
 }
 
-/// Makes the sources of the `zabbix:` section.
 /// `zabbix:` in the config.
 pub const KIND: super::Kind = super::Kind {
     key: "zabbix",
@@ -67,6 +66,7 @@ impl super::Entry for ZabbixConfig {
     }
 }
 
+/// Makes the sources of the `zabbix:` section.
 pub fn build(cfgs: &[ZabbixConfig]) -> Result<Vec<Arc<dyn Source>>, String> {
     let mut out: Vec<Arc<dyn Source>> = Vec::new();
     for c in cfgs {
@@ -79,7 +79,14 @@ pub fn build(cfgs: &[ZabbixConfig]) -> Result<Vec<Arc<dyn Source>>, String> {
             Credentials::Token(t) => t.hash(&mut h),
         }
         out.push(Arc::new(Zabbix {
-            key: format!("zabbix/{}/{:016x}", c.name, h.finish()),
+            target: Target {
+                kind: "zabbix",
+                name: c.name.clone(),
+                url: c.url.clone(),
+                interval: c.interval,
+                timeout: c.http.timeout,
+                key: format!("zabbix/{}/{:016x}", c.name, h.finish()),
+            },
             cfg: c.clone(),
             health: HealthCell::default(),
             state: tokio::sync::Mutex::new(State {
@@ -206,23 +213,8 @@ impl Zabbix {
 }
 
 impl Source for Zabbix {
-    fn kind(&self) -> &'static str {
-        "zabbix"
-    }
-    fn name(&self) -> &str {
-        &self.cfg.name
-    }
-    fn url(&self) -> &str {
-        &self.cfg.url
-    }
-    fn interval(&self) -> Duration {
-        self.cfg.interval
-    }
-    fn timeout(&self) -> Duration {
-        self.cfg.http.timeout
-    }
-    fn config_key(&self) -> String {
-        self.key.clone()
+    fn target(&self) -> &Target {
+        &self.target
     }
     fn health(&self) -> Health {
         self.health.get()
