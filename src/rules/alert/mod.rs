@@ -10,7 +10,7 @@
 //!   wall-clock start, firing alerts keep being re-sent); `alerting` = active alerts count as
 //!   present, plus one rule-level alert labelled `telltale_reason="no_data"|"error"` that goes
 //!   through `for` like any other. Prometheus on error leaves state untouched and sends nothing
-//!   that cycle (`EvalError::skip_send`), which lets Alertmanager time firing alerts out.
+//!   that cycle (`RuleError::skip_send`), which lets Alertmanager time firing alerts out.
 //! - hysteresis: with a `resolve_expr` result, a firing alert missing from the main result
 //!   stays firing until some resolve sample's labels (minus `__name__`) are a subset of its
 //!   labels; a resolve input that is empty, absent or failed never resolves anything.
@@ -166,8 +166,9 @@ pub enum EvalInput {
     Error(String),
 }
 
+/// Why an alerting rule's evaluation failed (a template or limit problem, or its query's error).
 #[derive(Clone, Debug, PartialEq)]
-pub struct EvalError {
+pub struct RuleError {
     pub message: String,
     /// True when the state was left as Prometheus leaves it on error: the engine must not
     /// call `due_notifications` for this rule in this cycle.
@@ -187,8 +188,8 @@ pub struct AlertRule {
     pub(super) inputs: BTreeMap<Labels, Arc<FloatMap>>,
 }
 
-fn err(message: String, skip_send: bool) -> EvalError {
-    EvalError { message, skip_send }
+fn err(message: String, skip_send: bool) -> RuleError {
+    RuleError { message, skip_send }
 }
 
 impl AlertRule {
@@ -225,7 +226,7 @@ impl AlertRule {
 
     /// Prometheus' `Eval`, without hysteresis (the tests' entry point).
     #[cfg(test)]
-    pub fn eval(&mut self, t_ms: i64, input: EvalInput) -> Result<(), EvalError> {
+    pub fn eval(&mut self, t_ms: i64, input: EvalInput) -> Result<(), RuleError> {
         self.eval_with_resolve(t_ms, input, None)
     }
 
@@ -235,7 +236,7 @@ impl AlertRule {
         t: i64,
         input: EvalInput,
         resolve: Option<&EvalInput>,
-    ) -> Result<(), EvalError> {
+    ) -> Result<(), RuleError> {
         match input {
             EvalInput::Ok(samples) => self.apply(t, &samples, resolve),
             EvalInput::NoData => match self.spec.no_data {
@@ -306,7 +307,7 @@ impl AlertRule {
         t: i64,
         samples: &[Sample],
         resolve: Option<&EvalInput>,
-    ) -> Result<(), EvalError> {
+    ) -> Result<(), RuleError> {
         let mut current: BTreeMap<Labels, (Labels, f64)> = BTreeMap::new();
         for s in samples {
             let (lbls, ann) = self.instance(&s.labels, s.value);
@@ -338,7 +339,7 @@ impl AlertRule {
         t: i64,
         present: &BTreeSet<Labels>,
         resolve: Option<&EvalInput>,
-    ) -> Result<(), EvalError> {
+    ) -> Result<(), RuleError> {
         self.last_eval_ms = Some(t);
         let (hold_for, kff) = (self.spec.for_ms, self.spec.keep_firing_for_ms);
         let mut active = 0usize;
@@ -410,7 +411,7 @@ impl AlertRule {
         t: i64,
         reason: &str,
         error: Option<&str>,
-    ) -> Result<(), EvalError> {
+    ) -> Result<(), RuleError> {
         let (mut lbls, mut ann) = self.instance(&Vec::new(), f64::NAN);
         labels::set(&mut lbls, REASON_LABEL, reason);
         if let Some(e) = error {

@@ -86,7 +86,7 @@ impl Alert {
 
 impl AlertRule {
     /// The alerts to send at `t` (firing ones not sent within the resend delay, fresh and
-    /// retained resolutions), marking them sent. Skip it after an `EvalError` with `skip_send`.
+    /// retained resolutions), marking them sent. Skip it after an `RuleError` with `skip_send`.
     pub fn due_notifications(
         &mut self,
         t: i64,
