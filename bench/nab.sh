@@ -9,12 +9,13 @@
 #   bench/nab.sh --smoke                       # CI: the default detector on a few files, debug build,
 #                                              # fails unless the scorer runs and beats the null detector
 #
-# Environment: NAB_DIR (default /work/shared/nab: data/, labels/, config/, files.txt, nabscore.py),
+# Environment: NAB_DIR (default ../shared/nab from the repository root: data/, labels/, config/, files.txt, nabscore.py),
 # RESULTS (default $CARGO_TARGET_DIR/nab-results), PROFILE (cargo profile, default release;
 # bench-fast skips LTO), TELLTALE (a binary to use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NAB_DIR=${NAB_DIR:-/work/shared/nab}
+# The shared NAB split lives next to the repository (CI has it at ../shared/nab).
+NAB_DIR=${NAB_DIR:-../shared/nab}
 TARGET=${CARGO_TARGET_DIR:-target}
 RESULTS=${RESULTS:-$TARGET/nab-results}
 PROFILE=${PROFILE:-release}

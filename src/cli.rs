@@ -63,6 +63,8 @@ pub struct ScoreArgs {
     pub output: Option<PathBuf>,
     pub state: Option<PathBuf>,
     pub list: bool,
+    /// Refuse a file whose timestamps step backwards (else such rows are scored and counted).
+    pub strict_time: bool,
 }
 
 fn is_bool(opt: &collector::Opt) -> bool {
@@ -336,6 +338,12 @@ fn score_command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("List the detectors and their parameters"),
         )
+        .arg(
+            Arg::new("strict-time")
+                .long("strict-time")
+                .action(ArgAction::SetTrue)
+                .help("Refuse the file if a timestamp is earlier than the row before it"),
+        )
 }
 
 fn score_from(m: &ArgMatches) -> ScoreArgs {
@@ -351,6 +359,7 @@ fn score_from(m: &ArgMatches) -> ScoreArgs {
         output: m.get_one::<String>("output").map(PathBuf::from),
         state: m.get_one::<String>("state").map(PathBuf::from),
         list: m.get_flag("list"),
+        strict_time: m.get_flag("strict-time"),
     }
 }
 
@@ -620,7 +629,11 @@ mod tests {
         let Cmd::Score(a) = parse(args(&["score", "--list"])).unwrap() else {
             panic!("expected score")
         };
-        assert!(a.list && a.detector.is_none());
+        assert!(a.list && a.detector.is_none() && !a.strict_time);
+        let Cmd::Score(a) = parse(args(&["score", "--list", "--strict-time"])).unwrap() else {
+            panic!("expected score")
+        };
+        assert!(a.strict_time);
     }
 
     #[test]
