@@ -77,7 +77,7 @@ def main():
     rels = ns.load_file_list(a.files)
     by_config = OrderedDict()
     for c in a.config:
-        name, _, d = c.partition("=")
+        name, _, d = c.rpartition("=")
         by_config[name] = prepare(ns, a.nab, d, rels, windows)
     cats = OrderedDict()
     for i, rel in enumerate(rels):
