@@ -121,6 +121,16 @@ impl Record {
     }
 }
 
+/// The ratio x an alert pages at by default: a departure twice the largest of the last `memory`.
+/// Noise does not do that: with exponential or lighter tails, a sample beats twice the largest of
+/// M before it with a probability of about 1/M² (M = 5000: ~1e-7 per sample and model), where
+/// beating the record itself (x = 1, the NAB-swept threshold) happens about once per M samples.
+/// Heavy-tailed noise can (bench/noise.py measures it; docs/anomaly.md has the rates).
+pub const PAGE_RATIO: f64 = 2.0;
+
+/// [`squash`] of [`PAGE_RATIO`]: the default threshold of `anomaly` rules.
+pub const PAGE_THRESHOLD: f64 = 0.8;
+
 /// x (departure over record) to a score in [0, 1).
 pub fn squash(x: f64) -> f64 {
     let x2 = x * x;
@@ -208,6 +218,7 @@ mod tests {
         assert!((squash(2.0) - 0.8).abs() < 1e-12);
         assert!(squash(X_MAX) <= 1.0 && squash(X_MAX) > 0.999);
         assert_eq!(squash(f64::INFINITY), 1.0);
+        assert!((squash(PAGE_RATIO) - PAGE_THRESHOLD).abs() < 1e-12);
     }
 
     #[test]

@@ -390,6 +390,37 @@ mod tests {
     }
 
     #[test]
+    fn the_default_paging_threshold_is_quiet_on_noise_at_1s_15s_and_60s() {
+        // A day at 1 s, a week at 15 s, a month at 60 s; Gaussian and bounded (uniform) noise.
+        for (step, days) in [(1.0, 1.0), (15.0, 7.0), (60.0, 30.0)] {
+            for (kind, seed) in [("gaussian", 7u64), ("uniform", 11)] {
+                let mut noise = Noise::new(seed);
+                let n = (days * 86_400.0 / step) as usize;
+                let mut d = build(DEFAULT, &BTreeMap::new()).unwrap();
+                let (mut records, mut pages) = (0, 0);
+                for i in 0..n {
+                    let e = match kind {
+                        "gaussian" => noise.normal(),
+                        _ => noise.uniform() * 2.0 - 1.0,
+                    };
+                    let s = d.update(1.7e9 + i as f64 * step, 100.0 + e);
+                    records += usize::from(s >= 0.513);
+                    pages += usize::from(s >= calibrate::PAGE_THRESHOLD);
+                }
+                // The NAB-swept threshold fires on this noise; the paging one does not.
+                assert!(records > 10, "{step} s {kind}: {records} records");
+                assert_eq!(pages, 0, "{step} s {kind}: {pages} pages in {days} days");
+                // A clear fault right after still pages.
+                let t = 1.7e9 + n as f64 * step;
+                assert!(
+                    d.update(t, 130.0) >= calibrate::PAGE_THRESHOLD,
+                    "{step} s {kind}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn expected_is_the_learnt_level_where_a_detector_has_one() {
         let series = step(400, 10_000, 0.0);
         let with = ["zscore", "mad", "ewma", "cusum", "shift", "ensemble"];
