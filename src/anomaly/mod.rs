@@ -420,6 +420,31 @@ mod tests {
         }
     }
 
+    /// The numbers in a detector's saved state (its memory, in floats).
+    fn numbers(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Number(_) => 1,
+            serde_json::Value::Array(a) => a.iter().map(numbers).sum(),
+            serde_json::Value::Object(o) => o.values().map(numbers).sum(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn state_per_series_is_bounded_whatever_the_series_length() {
+        for s in ALL {
+            let mut d = build(s.name, &BTreeMap::new()).unwrap();
+            let series = seasonal(60_000, usize::MAX, 0);
+            run(&mut *d, &series[..20_000]);
+            let early = numbers(&save(&*d));
+            run(&mut *d, &series[20_000..]);
+            let late = numbers(&save(&*d));
+            eprintln!("{}: {late} numbers in its state", s.name);
+            assert_eq!(early, late, "{} grows with the series", s.name);
+            assert!(late < 5_000, "{}: {late}", s.name);
+        }
+    }
+
     #[test]
     fn expected_is_the_learnt_level_where_a_detector_has_one() {
         let series = step(400, 10_000, 0.0);
