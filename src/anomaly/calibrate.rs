@@ -121,15 +121,17 @@ impl Record {
     }
 }
 
-/// The ratio x an alert pages at by default: a departure twice the largest of the last `memory`.
-/// Noise does not do that: with exponential or lighter tails, a sample beats twice the largest of
-/// M before it with a probability of about 1/M² (M = 5000: ~1e-7 per sample and model), where
-/// beating the record itself (x = 1, the NAB-swept threshold) happens about once per M samples.
-/// Heavy-tailed noise can (bench/noise.py measures it; docs/anomaly.md has the rates).
-pub const PAGE_RATIO: f64 = 2.0;
+/// The ratio x an alert pages at by default: a departure three times the largest of the last
+/// `memory`. Noise does not do that. For noise with exponential tails (Laplace; Gaussian and
+/// bounded noise are lighter), a sample exceeds k times the largest of M before it with a
+/// probability of about k! / M^k (the record's Gumbel spread): k = 1, the NAB-swept threshold,
+/// is one sample in M; k = 2 is 2 / M² (M = 5000: about one false page a month on a 1 s series
+/// with five models); k = 3 is 6 / M³, about once a century there. Heavy-tailed
+/// (power-law) noise is not covered. bench/noise.py measures it (docs/anomaly.md).
+pub const PAGE_RATIO: f64 = 3.0;
 
 /// [`squash`] of [`PAGE_RATIO`]: the default threshold of `anomaly` rules.
-pub const PAGE_THRESHOLD: f64 = 0.8;
+pub const PAGE_THRESHOLD: f64 = 0.9;
 
 /// x (departure over record) to a score in [0, 1).
 pub fn squash(x: f64) -> f64 {
