@@ -11,7 +11,8 @@
 #   bench/nab.sh --cv [--grid FILE]            # cross-validated (leave one category out): each line of
 #                                              # FILE (default bench/nab-grid.txt) is one candidate
 #                                              # parameter set of the detector; the set and the
-#                                              # thresholds are chosen on the other folds (bench/nab_cv.py)
+#                                              # thresholds are chosen on the other folds (bench/nab_cv.py;
+#                                              # --select standard picks the set by standard alone)
 #
 # Environment: NAB_DIR (default ../shared/nab from the repository root: data/, labels/, config/, files.txt, nabscore.py),
 # RESULTS (default $CARGO_TARGET_DIR/nab-results), PROFILE (cargo profile, default release;
@@ -28,6 +29,7 @@ SMOKE_FILES="artificialWithAnomaly/art_daily_jumpsup.csv realAWSCloudwatch/ec2_c
 smoke=0
 cv=0
 grid=bench/nab-grid.txt
+select=mean
 detectors=()
 params=()
 while [ $# -gt 0 ]; do
@@ -35,12 +37,13 @@ while [ $# -gt 0 ]; do
     --smoke) smoke=1 ;;
     --cv) cv=1 ;;
     --grid) grid=$2; shift ;;
+    --select) select=$2; shift ;;
     --detector) detectors+=("$2"); shift ;;
     --detector=*) detectors+=("${1#*=}") ;;
     --param) params+=("$2"); shift ;;
     --param=*) params+=("${1#*=}") ;;
     --nab) NAB_DIR=$2; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "nab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -93,7 +96,8 @@ if [ "$cv" = 1 ]; then
   done < "$grid"
   echo "$det, $i candidate parameter sets from $grid"
   echo
-  python3 bench/nab_cv.py --nab "$NAB_DIR" --files "$files_list" "${configs[@]}" --json "$RESULTS/cv/cv.json"
+  python3 bench/nab_cv.py --nab "$NAB_DIR" --files "$files_list" "${configs[@]}" \
+    --select "$select" --json "$RESULTS/cv/cv.json"
   exit 0
 fi
 

@@ -6,11 +6,12 @@
 Each --config is one candidate parameter set, already scored over every file of LIST into
 RESULTS_DIR (NAB's layout). The files are split into folds by category (the directory: one
 source each, so files from one source always share a fold). For each fold held out, every tuned
-value is chosen on the other folds only: the parameter set (the best standard score there) and,
-for each profile, the alarm threshold (NAB's sweep, on the other folds); the held-out fold is then
-scored with those, unchanged. The cross-validated score pools the held-out raw scores of every
-fold and normalises them as NAB does (null = 0, perfect = 100). The in-sample score chooses the
-same values on all the files and scores them. Prints both, then a per-category table.
+value is chosen on the other folds only: the parameter set (by default the one with the best
+mean of the three profiles' scores there; --select standard: the best standard score) and, for
+each profile, the alarm threshold (NAB's sweep); the held-out fold is then scored with those,
+unchanged. The cross-validated score pools the held-out raw scores of every fold and normalises
+them as NAB does (null = 0, perfect = 100). The in-sample score chooses the same values on all
+the files and scores them. Prints both, then a per-category table.
 """
 import argparse
 import importlib.util
@@ -44,18 +45,23 @@ def norm(ns, files, raw, cm):
     return 100.0 * (raw - null) / (perfect - null) if perfect > null else float("nan")
 
 
-def choose(ns, by_config, idx, cms):
-    """The parameter set and per-profile thresholds chosen on files[idx] of every config."""
+def choose(ns, by_config, idx, cms, select):
+    """The parameter set and per-profile thresholds chosen on files[idx] of every config: the
+    set with the best normalised score there (`select`: one profile's, or the mean of the three),
+    each profile's threshold swept on it."""
     best = None
     for name, files in by_config.items():
-        sw = ns.Sweep([files[i] for i in idx])
-        picks = {}
+        train = [files[i] for i in idx]
+        sw = ns.Sweep(train)
+        picks, scores = {}, {}
         for p in PROFILES:
             k, raw = sw.best(cms[p])
-            picks[p] = (sw.threshold_of(k), raw)
-        if best is None or picks["standard"][1] > best[1]["standard"][1]:
-            best = (name, picks)
-    return best[0], {p: t for p, (t, _) in best[1].items()}
+            picks[p] = sw.threshold_of(k)
+            scores[p] = norm(ns, train, raw, cms[p])
+        key = sum(scores.values()) / len(scores) if select == "mean" else scores[select]
+        if best is None or key > best[0]:
+            best = (key, name, picks)
+    return best[1], best[2]
 
 
 def raw_at(ns, files, t, cm):
@@ -68,6 +74,9 @@ def main():
     ap.add_argument("--files", required=True)
     ap.add_argument("--config", action="append", required=True, help="NAME=RESULTS_DIR")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--select", default="mean", choices=["mean"] + PROFILES,
+                    help="what picks the parameter set on the training folds (default: the mean "
+                         "of the three profiles' scores, so one set serves them all)")
     a = ap.parse_args()
     ns = load_scorer(a.nab)
     with open(os.path.join(a.nab, "labels", "combined_windows.json")) as fh:
@@ -88,12 +97,12 @@ def main():
     chosen = OrderedDict()
     for cat, held in cats.items():
         train = [i for i in everything if i not in held]
-        name, thr = choose(ns, by_config, train, cms)
+        name, thr = choose(ns, by_config, train, cms, a.select)
         chosen[cat] = (name, thr)
         files = [by_config[name][i] for i in held]
         for p in PROFILES:
             cv_raw[p].update(raw_at(ns, files, thr[p], cms[p]))
-    name_in, thr_in = choose(ns, by_config, everything, cms)
+    name_in, thr_in = choose(ns, by_config, everything, cms, a.select)
     in_raw = {p: raw_at(ns, by_config[name_in], thr_in[p], cms[p]) for p in PROFILES}
 
     ref = next(iter(by_config.values()))  # windows are the same in every config
