@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
     --param) params+=("$2"); shift ;;
     --param=*) params+=("${1#*=}") ;;
     --nab) NAB_DIR=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "nab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
