@@ -14,6 +14,7 @@ them as NAB does (null = 0, perfect = 100). The in-sample score chooses the same
 the files and scores them. Prints both, then a per-category table.
 """
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -27,6 +28,19 @@ def load_scorer(nab):
     spec = importlib.util.spec_from_file_location("nabscore", os.path.join(nab, "nabscore.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    # Every candidate reads the same data files: parse each (and each timestamp) once.
+    read, data = mod.read_csv_rows, os.path.join(nab, "data") + os.sep
+    cache = {}
+
+    def read_once(path):
+        if not path.startswith(data):
+            return read(path)
+        if path not in cache:
+            cache[path] = read(path)
+        return cache[path]
+
+    mod.read_csv_rows = read_once
+    mod.parse_ts = functools.lru_cache(maxsize=None)(mod.parse_ts)
     return mod
 
 
