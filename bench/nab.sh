@@ -12,7 +12,7 @@
 #                                              # FILE (default bench/nab-grid.txt) is one candidate
 #                                              # parameter set of the detector; the set and the
 #                                              # thresholds are chosen on the other folds (bench/nab_cv.py;
-#                                              # --select standard picks the set by standard alone)
+#                                              # --select mean picks the set by the mean of the profiles)
 #
 # Environment: NAB_DIR (default ../shared/nab from the repository root: data/, labels/, config/, files.txt, nabscore.py),
 # RESULTS (default $CARGO_TARGET_DIR/nab-results), PROFILE (cargo profile, default release;
@@ -29,7 +29,7 @@ SMOKE_FILES="artificialWithAnomaly/art_daily_jumpsup.csv realAWSCloudwatch/ec2_c
 smoke=0
 cv=0
 grid=bench/nab-grid.txt
-select=mean
+select=standard
 detectors=()
 params=()
 while [ $# -gt 0 ]; do

@@ -7,7 +7,7 @@ Each --config is one candidate parameter set, already scored over every file of 
 RESULTS_DIR (NAB's layout). The files are split into folds by category (the directory: one
 source each, so files from one source always share a fold). For each fold held out, every tuned
 value is chosen on the other folds only: the parameter set (by default the one with the best
-mean of the three profiles' scores there; --select standard: the best standard score) and, for
+standard score there, NAB's headline; --select mean: the best mean of the three profiles) and, for
 each profile, the alarm threshold (NAB's sweep); the held-out fold is then scored with those,
 unchanged. The cross-validated score pools the held-out raw scores of every fold and normalises
 them as NAB does (null = 0, perfect = 100). The in-sample score chooses the same values on all
@@ -88,9 +88,9 @@ def main():
     ap.add_argument("--files", required=True)
     ap.add_argument("--config", action="append", required=True, help="NAME=RESULTS_DIR")
     ap.add_argument("--json", help="write the figures here")
-    ap.add_argument("--select", default="mean", choices=["mean"] + PROFILES,
-                    help="what picks the parameter set on the training folds (default: the mean "
-                         "of the three profiles' scores, so one set serves them all)")
+    ap.add_argument("--select", default="standard", choices=["mean"] + PROFILES,
+                    help="what picks the parameter set on the training folds (default: the "
+                         "standard score; mean: the mean of the three profiles')")
     a = ap.parse_args()
     ns = load_scorer(a.nab)
     with open(os.path.join(a.nab, "labels", "combined_windows.json")) as fh:
