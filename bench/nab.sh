@@ -8,30 +8,42 @@
 #   bench/nab.sh --detector mad --param scale=mad   # one detector with other parameters
 #   bench/nab.sh --smoke                       # CI: the default detector on a few files, debug build,
 #                                              # fails unless the scorer runs and beats the null detector
+#   bench/nab.sh --cv [--grid FILE]            # cross-validated (leave one category out): each line of
+#                                              # FILE (default bench/nab-grid.txt) is one candidate
+#                                              # parameter set of the detector; the set and the
+#                                              # thresholds are chosen on the other folds (bench/nab_cv.py;
+#                                              # --select mean picks the set by the mean of the profiles)
 #
-# Environment: NAB_DIR (default /work/shared/nab: data/, labels/, config/, files.txt, nabscore.py),
+# Environment: NAB_DIR (default ../shared/nab from the repository root: data/, labels/, config/, files.txt, nabscore.py),
 # RESULTS (default $CARGO_TARGET_DIR/nab-results), PROFILE (cargo profile, default release;
 # bench-fast skips LTO), TELLTALE (a binary to use instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NAB_DIR=${NAB_DIR:-/work/shared/nab}
+# The shared NAB split lives next to the repository (CI has it at ../shared/nab).
+NAB_DIR=${NAB_DIR:-../shared/nab}
 TARGET=${CARGO_TARGET_DIR:-target}
 RESULTS=${RESULTS:-$TARGET/nab-results}
 PROFILE=${PROFILE:-release}
 SMOKE_FILES="artificialWithAnomaly/art_daily_jumpsup.csv realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv realKnownCause/ec2_request_latency_system_failure.csv realTraffic/speed_7578.csv"
 
 smoke=0
+cv=0
+grid=bench/nab-grid.txt
+select=standard
 detectors=()
 params=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
+    --cv) cv=1 ;;
+    --grid) grid=$2; shift ;;
+    --select) select=$2; shift ;;
     --detector) detectors+=("$2"); shift ;;
     --detector=*) detectors+=("${1#*=}") ;;
     --param) params+=("$2"); shift ;;
     --param=*) params+=("${1#*=}") ;;
     --nab) NAB_DIR=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "nab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -59,6 +71,36 @@ if [ "$smoke" = 1 ]; then
 else
   grep -v '^[[:space:]]*\(#\|$\)' "$NAB_DIR/files.txt" > "$files_list"
 fi
+score_all() { # score_all OUT_DIR DETECTOR [--param K=V]...: every file of the list into OUT_DIR
+  local out=$1 det=$2 rel
+  shift 2
+  rm -rf "$out"
+  while read -r rel; do
+    mkdir -p "$out/$(dirname "$rel")"
+    "$TELLTALE" score --detector "$det" "$@" --input "$NAB_DIR/data/$rel" --output "$out/$rel" 2>/dev/null
+  done < "$files_list"
+}
+
+if [ "$cv" = 1 ]; then
+  det=${detectors[0]:-ensemble}
+  configs=()
+  i=0
+  while read -r line; do
+    line=${line%%#*}
+    [ -n "${line// /}" ] || continue
+    i=$((i + 1))
+    args=()
+    for p in $line; do [ "$p" = - ] || args+=(--param "$p"); done
+    score_all "$RESULTS/cv/$i" "$det" "${args[@]+"${args[@]}"}"
+    configs+=("--config=$(echo $line | tr ' ' ',')=$RESULTS/cv/$i")
+  done < "$grid"
+  echo "$det, $i candidate parameter sets from $grid"
+  echo
+  python3 bench/nab_cv.py --nab "$NAB_DIR" --files "$files_list" "${configs[@]}" \
+    --select "$select" --json "$RESULTS/cv/cv.json"
+  exit 0
+fi
+
 if [ ${#detectors[@]} -eq 0 ]; then
   if [ "$smoke" = 1 ]; then
     detectors=(ensemble)
@@ -79,12 +121,7 @@ printf '| detector | standard | reward_low_FP | reward_low_FN |\n|---|---|---|--
 status=0
 for det in "${detectors[@]}"; do
   out="$RESULTS/$det${tag//[^A-Za-z0-9.=,_-]/_}"
-  rm -rf "$out"
-  while read -r rel; do
-    mkdir -p "$out/$(dirname "$rel")"
-    "$TELLTALE" score --detector "$det" "${param_args[@]+"${param_args[@]}"}" \
-      --input "$NAB_DIR/data/$rel" --output "$out/$rel"
-  done < "$files_list"
+  score_all "$out" "$det" "${param_args[@]+"${param_args[@]}"}"
   line=$(python3 "$NAB_DIR/nabscore.py" --data-root "$NAB_DIR" --results "$out" \
     --files "$files_list" --json "$out/scores.json" 2>/dev/null | grep '^NAB ')
   read -r std lfp lfn < <(echo "$line" | sed 's/.*standard=\([^ ]*\) low_fp=\([^ ]*\) low_fn=\([^ ]*\).*/\1 \2 \3/')

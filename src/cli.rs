@@ -301,6 +301,12 @@ fn score_command() -> Command {
                 .action(ArgAction::SetTrue)
                 .help("List the detectors and their parameters"),
         )
+        .arg(
+            Arg::new("strict-time")
+                .long("strict-time")
+                .action(ArgAction::SetTrue)
+                .help("Refuse the file if a timestamp is earlier than the row before it"),
+        )
 }
 
 fn score_from(m: &ArgMatches) -> ScoreArgs {
@@ -316,6 +322,7 @@ fn score_from(m: &ArgMatches) -> ScoreArgs {
         output: m.get_one::<String>("output").map(PathBuf::from),
         state: m.get_one::<String>("state").map(PathBuf::from),
         list: m.get_flag("list"),
+        strict_time: m.get_flag("strict-time"),
     }
 }
 
@@ -571,6 +578,10 @@ mod tests {
         let Cmd::Score(a) = parse(args(&["score", "--list"])).unwrap() else {
             panic!("expected score")
         };
-        assert!(a.list && a.detector.is_none());
+        assert!(a.list && a.detector.is_none() && !a.strict_time);
+        let Cmd::Score(a) = parse(args(&["score", "--list", "--strict-time"])).unwrap() else {
+            panic!("expected score")
+        };
+        assert!(a.strict_time);
     }
 }

@@ -121,6 +121,16 @@ impl Record {
     }
 }
 
+/// The score an alert pages at by default (the default threshold of `anomaly` rules),
+/// [`squash`] of x = 3: a departure three times the largest of the last `memory`. Noise does not
+/// do that. For noise with exponential tails (Laplace; Gaussian and
+/// bounded noise are lighter), a sample exceeds k times the largest of M before it with a
+/// probability of about k! / M^k (the record's Gumbel spread): k = 1, the NAB-swept threshold,
+/// is one sample in M; k = 2 is 2 / M² (M = 5000: about one false page a month on a 1 s series
+/// with five models); k = 3 is 6 / M³, about once a century there. Heavy-tailed
+/// (power-law) noise is not covered. bench/noise.py measures it (docs/anomaly.md).
+pub const PAGE_THRESHOLD: f64 = 0.9;
+
 /// x (departure over record) to a score in [0, 1).
 pub fn squash(x: f64) -> f64 {
     let x2 = x * x;
@@ -208,6 +218,7 @@ mod tests {
         assert!((squash(2.0) - 0.8).abs() < 1e-12);
         assert!(squash(X_MAX) <= 1.0 && squash(X_MAX) > 0.999);
         assert_eq!(squash(f64::INFINITY), 1.0);
+        assert!((squash(3.0) - PAGE_THRESHOLD).abs() < 1e-12);
     }
 
     #[test]

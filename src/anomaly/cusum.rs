@@ -29,9 +29,7 @@ pub const SPEC: Spec = Spec {
     name: "cusum",
     about: "max of the upward and downward cumulative sums of standardised errors",
     params: PARAMS,
-    calibrated: true,
-    build: |p| super::single(Model::Cusum(Cusum::new(p)?), p),
-    restore: super::restore_single,
+    kind: super::model_kind::<Cusum>(),
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -46,8 +44,8 @@ pub struct Cusum {
     n: u64,
 }
 
-impl Cusum {
-    pub fn new(p: &Params) -> Result<Cusum, String> {
+impl Model for Cusum {
+    fn new(p: &Params) -> Result<Self, String> {
         Ok(Cusum {
             alpha: p.f64_in("alpha", 1e-6, 0.999_999)?,
             k: p.f64_in("k", 0.0, 1e6)?,
@@ -60,12 +58,16 @@ impl Cusum {
         })
     }
 
+    fn name(&self) -> &'static str {
+        SPEC.name
+    }
+
     /// The slow EWMA the errors are taken against, once it has settled.
-    pub fn expected(&self) -> Option<f64> {
+    fn expected(&self) -> Option<f64> {
         self.mean.filter(|_| self.n as f64 >= 1.0 / self.alpha)
     }
 
-    pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
+    fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         let Some(m) = self.mean else {
             self.mean = Some(v);
             return None;
@@ -87,11 +89,15 @@ impl Cusum {
         };
         d
     }
+
+    fn state(&self) -> serde_json::Value {
+        super::to_state(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn a_small_step_adds_up() {

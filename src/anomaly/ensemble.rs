@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calibrate::{Output, Record};
 use super::params::{ParamDoc, Params};
-use super::{Detector, Model, Spec};
+use super::{Detector, Member, Spec, ALL};
 
 pub const PARAMS: &[ParamDoc] = &[ParamDoc {
     key: "members",
@@ -21,27 +21,17 @@ pub const SPEC: Spec = Spec {
     name: "ensemble",
     about: "largest record ratio over mad, shift, holtwinters, variance and ewma",
     params: PARAMS,
-    calibrated: true,
-    build: |p| Ok(Box::new(Ensemble::new(p)?)),
-    restore: |v| {
-        let e: Ensemble = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        Ok(Box::new(e))
+    kind: super::Kind::Detector {
+        calibrated: true,
+        nested: true,
+        build: |p| Ok(Box::new(Ensemble::new(p)?)),
+        restore: |v| Ok(Box::new(super::from_state::<Ensemble>(v)?)),
     },
 };
 
-const MODELS: &[&str] = &[
-    "cusum",
-    "ewma",
-    "holtwinters",
-    "mad",
-    "shift",
-    "variance",
-    "zscore",
-];
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Ensemble {
-    members: Vec<(Model, Record)>,
+    members: Vec<(Member, Record)>,
     out: Output,
 }
 
@@ -64,19 +54,27 @@ impl Ensemble {
         }
         let mut members = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            if !MODELS.contains(name) {
+            let Some((spec, (build, _))) = ALL
+                .iter()
+                .find(|s| s.name == *name)
+                .and_then(|s| Some((s, s.model()?)))
+            else {
+                let models: Vec<&str> = ALL
+                    .iter()
+                    .filter(|s| s.model().is_some())
+                    .map(|s| s.name)
+                    .collect();
                 return Err(format!(
                     "detector ensemble: member {name:?} is not one of {}",
-                    MODELS.join(", ")
+                    models.join(", ")
                 ));
-            }
+            };
             if names[..i].contains(name) {
                 return Err(format!("detector ensemble: member {name:?} given twice"));
             }
-            let spec = super::spec(name)?;
             let mp = Params::new(name, &[spec.params], &p.nested(name), false)
                 .map_err(|e| format!("detector ensemble: {e}"))?;
-            members.push((Model::build(name, &mp)?, Record::from_params(p)?));
+            members.push((Member(build(&mp)?), Record::from_params(p)?));
         }
         Ok(Ensemble {
             members,
@@ -96,7 +94,7 @@ impl Detector for Ensemble {
         }
         let mut x: Option<f64> = None;
         for (model, record) in &mut self.members {
-            if let Some(r) = model.departure(t, v).and_then(|d| record.ratio(d)) {
+            if let Some(r) = model.0.departure(t, v).and_then(|d| record.ratio(d)) {
                 x = Some(x.map_or(r, |x| x.max(r)));
             }
         }
@@ -108,18 +106,18 @@ impl Detector for Ensemble {
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        super::to_state(self)
     }
 
     /// The first member's level that has one (by default `mad`'s median).
     fn expected(&self) -> Option<f64> {
-        self.members.iter().find_map(|(m, _)| m.expected())
+        self.members.iter().find_map(|(m, _)| m.0.expected())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn each_kind_of_trouble_scores_high_and_noise_stays_low() {

@@ -17,9 +17,7 @@ pub const SPEC: Spec = Spec {
     name: "ewma",
     about: "|v - ewma| / ew-std: the error against an exponentially weighted mean and variance",
     params: PARAMS,
-    calibrated: true,
-    build: |p| super::single(Model::Ewma(Ewma::new(p)?), p),
-    restore: super::restore_single,
+    kind: super::model_kind::<Ewma>(),
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,7 +29,14 @@ pub struct Ewma {
 }
 
 impl Ewma {
-    pub fn new(p: &Params) -> Result<Ewma, String> {
+    /// Samples before the variance estimate means something: about one time constant.
+    fn settle(&self) -> u64 {
+        (1.0 / self.alpha).ceil() as u64
+    }
+}
+
+impl Model for Ewma {
+    fn new(p: &Params) -> Result<Self, String> {
         let alpha = p.f64_in("alpha", 1e-6, 0.999_999)?;
         Ok(Ewma {
             alpha,
@@ -41,17 +46,16 @@ impl Ewma {
         })
     }
 
-    /// Samples before the variance estimate means something: about one time constant.
+    fn name(&self) -> &'static str {
+        SPEC.name
+    }
+
     /// The exponentially weighted mean, once it has settled.
-    pub fn expected(&self) -> Option<f64> {
+    fn expected(&self) -> Option<f64> {
         self.mean.filter(|_| self.n >= self.settle())
     }
 
-    fn settle(&self) -> u64 {
-        (1.0 / self.alpha).ceil() as u64
-    }
-
-    pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
+    fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         let Some(m) = self.mean else {
             self.mean = Some(v);
             return None;
@@ -64,11 +68,15 @@ impl Ewma {
         self.n += 1;
         d
     }
+
+    fn state(&self) -> serde_json::Value {
+        super::to_state(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn a_spike_scores_high_and_noise_stays_low() {

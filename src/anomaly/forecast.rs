@@ -48,11 +48,11 @@ pub const SPEC: Spec = Spec {
     name: "forecast",
     about: "1 - eta/horizon, eta = when the linear trend of the last `window` crosses a limit",
     params: PARAMS,
-    calibrated: false,
-    build: |p| Ok(Box::new(Forecast::new(p)?)),
-    restore: |v| {
-        let f: Forecast = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        Ok(Box::new(f))
+    kind: super::Kind::Detector {
+        calibrated: false,
+        nested: false,
+        build: |p| Ok(Box::new(Forecast::new(p)?)),
+        restore: |v| Ok(Box::new(super::from_state::<Forecast>(v)?)),
     },
 };
 
@@ -237,13 +237,13 @@ impl Detector for Forecast {
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        super::to_state(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn disk_full_in_four_hours() {

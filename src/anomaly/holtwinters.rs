@@ -40,9 +40,7 @@ pub const SPEC: Spec = Spec {
     name: "holtwinters",
     about: "|v - (level + trend + season[phase])|, phase bucketed from the timestamp",
     params: PARAMS,
-    calibrated: true,
-    build: |p| super::single(Model::Holtwinters(HoltWinters::new(p)?), p),
-    restore: super::restore_single,
+    kind: super::model_kind::<HoltWinters>(),
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -57,7 +55,15 @@ pub struct HoltWinters {
 }
 
 impl HoltWinters {
-    pub fn new(p: &Params) -> Result<HoltWinters, String> {
+    fn bucket(&self, t: f64) -> usize {
+        let n = self.season.len();
+        let phase = t.rem_euclid(self.period) / self.period;
+        ((phase * n as f64) as usize).min(n - 1)
+    }
+}
+
+impl Model for HoltWinters {
+    fn new(p: &Params) -> Result<Self, String> {
         Ok(HoltWinters {
             period: p.seconds("period", 1.0, 366.0 * 86_400.0)?,
             alpha: p.f64_in("alpha", 0.0, 1.0)?,
@@ -69,13 +75,11 @@ impl HoltWinters {
         })
     }
 
-    fn bucket(&self, t: f64) -> usize {
-        let n = self.season.len();
-        let phase = t.rem_euclid(self.period) / self.period;
-        ((phase * n as f64) as usize).min(n - 1)
+    fn name(&self) -> &'static str {
+        SPEC.name
     }
 
-    pub fn departure(&mut self, t: f64, v: f64) -> Option<f64> {
+    fn departure(&mut self, t: f64, v: f64) -> Option<f64> {
         let b = self.bucket(t);
         let Some(level) = self.level else {
             self.level = Some(v);
@@ -96,11 +100,15 @@ impl HoltWinters {
         });
         d
     }
+
+    fn state(&self) -> serde_json::Value {
+        super::to_state(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn a_missing_daily_swing_scores_high_and_the_pattern_does_not() {

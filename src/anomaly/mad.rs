@@ -27,9 +27,7 @@ pub const SPEC: Spec = Spec {
     name: "mad",
     about: "|v - median| over the last `window` samples (optionally in MADs)",
     params: PARAMS,
-    calibrated: true,
-    build: |p| super::single(Model::Mad(Mad::new(p)?), p),
-    restore: super::restore_single,
+    kind: super::model_kind::<Mad>(),
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -38,20 +36,24 @@ pub struct Mad {
     scaled: bool,
 }
 
-impl Mad {
-    pub fn new(p: &Params) -> Result<Mad, String> {
+impl Model for Mad {
+    fn new(p: &Params) -> Result<Self, String> {
         Ok(Mad {
             win: SortedWindow::new(p.usize_in("window", 3, 100_000)?),
             scaled: p.choice("scale", &["none", "mad"])? == "mad",
         })
     }
 
+    fn name(&self) -> &'static str {
+        SPEC.name
+    }
+
     /// The window's median, once the window is full.
-    pub fn expected(&self) -> Option<f64> {
+    fn expected(&self) -> Option<f64> {
         self.win.is_full().then(|| self.win.median())
     }
 
-    pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
+    fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         let d = self.win.is_full().then(|| {
             let m = self.win.median();
             let d = (v - m).abs();
@@ -64,11 +66,15 @@ impl Mad {
         self.win.push(v);
         d
     }
+
+    fn state(&self) -> serde_json::Value {
+        super::to_state(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn a_spike_scores_high_and_noise_stays_low() {

@@ -8,25 +8,16 @@
 //! record calibration (calibrate.rs): x = departure / the largest departure of the last `memory`
 //! samples, so one threshold means the same on every series. The ensemble (the default) takes the
 //! largest such x over several models. `forecast` scores by how soon a linear trend crosses a
-//! limit instead. All are registered in [`ALL`].
+//! limit instead. All are registered in [`ALL`]: one file per detector with its `SPEC`, one line
+//! there.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub mod calibrate;
-
-pub mod cusum;
-pub mod ensemble;
-pub mod ewma;
-pub mod forecast;
-pub mod holtwinters;
-pub mod mad;
 pub mod params;
-pub mod shift;
-pub mod variance;
 pub mod window;
-pub mod zscore;
 
 #[cfg(test)]
 mod testkit;
@@ -53,19 +44,80 @@ pub trait Detector: Send {
 }
 
 /// A registry entry: name, one-line description, parameters, and how to build or restore one.
+/// Adding a detector is one file with its `SPEC` and its name in the `registry!` list of [`ALL`].
 pub struct Spec {
     pub name: &'static str,
     pub about: &'static str,
     pub params: &'static [ParamDoc],
-    /// Takes the record-calibration parameters (calibrate::PARAMS) too.
-    pub calibrated: bool,
-    pub build: fn(&Params) -> Result<Box<dyn Detector>, String>,
-    pub restore: fn(serde_json::Value) -> Result<Box<dyn Detector>, String>,
+    pub kind: Kind,
+}
+
+/// What a registry entry builds.
+pub enum Kind {
+    /// A [`Model`] (a departure); as a detector it is scored by record calibration alone, and it
+    /// can be an ensemble member. It takes the calibration parameters (calibrate::PARAMS) too.
+    Model {
+        build: fn(&Params) -> Result<Box<dyn Model>, String>,
+        restore: fn(serde_json::Value) -> Result<Box<dyn Model>, String>,
+    },
+    /// A detector that makes its own scores (the ensemble, forecast).
+    Detector {
+        /// Takes the calibration parameters too.
+        calibrated: bool,
+        /// Takes `member.key` parameters (for its members).
+        nested: bool,
+        build: fn(&Params) -> Result<Box<dyn Detector>, String>,
+        restore: fn(serde_json::Value) -> Result<Box<dyn Detector>, String>,
+    },
+}
+
+/// The [`Kind`] of model `M`: build with `M::new`, restore from its serde state.
+pub const fn model_kind<M: Model + serde::de::DeserializeOwned + 'static>() -> Kind {
+    Kind::Model {
+        build: build_model::<M>,
+        restore: restore_model::<M>,
+    }
+}
+
+fn build_model<M: Model + 'static>(p: &Params) -> Result<Box<dyn Model>, String> {
+    Ok(Box::new(M::new(p)?))
+}
+
+fn restore_model<M: Model + serde::de::DeserializeOwned + 'static>(
+    v: serde_json::Value,
+) -> Result<Box<dyn Model>, String> {
+    Ok(Box::new(from_state::<M>(v)?))
+}
+
+/// A detector's or model's serde state back (errors as text).
+pub fn from_state<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, String> {
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
+/// A detector's or model's serde state.
+pub fn to_state<T: Serialize>(t: &T) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or(serde_json::Value::Null)
 }
 
 impl Spec {
+    /// Takes the record-calibration parameters (calibrate::PARAMS) too.
+    pub fn calibrated(&self) -> bool {
+        match self.kind {
+            Kind::Model { .. } => true,
+            Kind::Detector { calibrated, .. } => calibrated,
+        }
+    }
+
+    /// The model entries' build and restore, for ensembles.
+    pub fn model(&self) -> Option<(ModelBuild, ModelRestore)> {
+        match self.kind {
+            Kind::Model { build, restore } => Some((build, restore)),
+            Kind::Detector { .. } => None,
+        }
+    }
+
     pub fn docs(&self) -> Vec<&'static [ParamDoc]> {
-        if self.calibrated {
+        if self.calibrated() {
             vec![self.params, calibrate::PARAMS]
         } else {
             vec![self.params]
@@ -73,18 +125,14 @@ impl Spec {
     }
 }
 
-/// Every detector, by name.
-pub const ALL: &[Spec] = &[
-    cusum::SPEC,
-    ensemble::SPEC,
-    ewma::SPEC,
-    forecast::SPEC,
-    holtwinters::SPEC,
-    mad::SPEC,
-    shift::SPEC,
-    variance::SPEC,
-    zscore::SPEC,
-];
+type ModelBuild = fn(&Params) -> Result<Box<dyn Model>, String>;
+type ModelRestore = fn(serde_json::Value) -> Result<Box<dyn Model>, String>;
+
+// Every detector, by name (the only list of them).
+crate::registry! {
+    pub const ALL: &[Spec] = SPEC;
+    cusum, ensemble, ewma, forecast, holtwinters, mad, shift, variance, zscore
+}
 
 /// What `anomaly: {input: ...}` and `telltale score` use when no detector is named.
 pub const DEFAULT: &str = "ensemble";
@@ -99,8 +147,12 @@ pub fn spec(name: &str) -> Result<&'static Spec, String> {
 /// Builds detector `name` from `k=v` parameters (unknown keys and bad values are errors).
 pub fn build(name: &str, given: &BTreeMap<String, String>) -> Result<Box<dyn Detector>, String> {
     let s = spec(name)?;
-    let p = Params::new(name, &s.docs(), given, name == ensemble::SPEC.name)?;
-    (s.build)(&p)
+    let nested = matches!(s.kind, Kind::Detector { nested: true, .. });
+    let p = Params::new(name, &s.docs(), given, nested)?;
+    match s.kind {
+        Kind::Model { build, .. } => single(build(&p)?, &p),
+        Kind::Detector { build, .. } => build(&p),
+    }
 }
 
 /// A detector's state as one JSON value (`{"detector": name, "state": ...}`).
@@ -118,7 +170,11 @@ pub fn restore(saved: &serde_json::Value) -> Result<Box<dyn Detector>, String> {
         .get("state")
         .cloned()
         .ok_or("saved detector: no \"state\"")?;
-    (spec(name)?.restore)(state).map_err(|e| format!("saved detector {name}: {e}"))
+    let restored = match spec(name)?.kind {
+        Kind::Model { .. } => from_state::<Single>(state).map(|s| Box::new(s) as Box<dyn Detector>),
+        Kind::Detector { restore, .. } => restore(state),
+    };
+    restored.map_err(|e| format!("saved detector {name}: {e}"))
 }
 
 /// The smallest spread a model divides by near `m`, so constant stretches give large but finite
@@ -127,99 +183,78 @@ pub fn tiny(m: f64) -> f64 {
     1e-9 * m.abs().max(1e-3)
 }
 
-/// The models behind the record-calibrated detectors (and the ensemble's members).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "model", rename_all = "lowercase")]
-pub enum Model {
-    Zscore(zscore::Zscore),
-    Mad(mad::Mad),
-    Ewma(ewma::Ewma),
-    Holtwinters(holtwinters::HoltWinters),
-    Cusum(cusum::Cusum),
-    Shift(shift::Shift),
-    Variance(variance::Variance),
-}
-
-impl Model {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Model::Zscore(_) => zscore::SPEC.name,
-            Model::Mad(_) => mad::SPEC.name,
-            Model::Ewma(_) => ewma::SPEC.name,
-            Model::Holtwinters(_) => holtwinters::SPEC.name,
-            Model::Cusum(_) => cusum::SPEC.name,
-            Model::Shift(_) => shift::SPEC.name,
-            Model::Variance(_) => variance::SPEC.name,
-        }
-    }
-
+/// A model of what a series should do next, whose departure from each sample is scored by record
+/// calibration (alone as a detector, or as an ensemble member). One per file, registered in
+/// [`ALL`] with `kind: model_kind::<Self>()`.
+pub trait Model: Send + std::fmt::Debug {
+    /// Builds the model from its own parameters (no calibration ones).
+    fn new(p: &Params) -> Result<Self, String>
+    where
+        Self: Sized;
+    /// Its registry name.
+    fn name(&self) -> &'static str;
     /// How far `v` is from what the model expected (>= 0, in the model's unit), then learns `v`;
     /// None while the model cannot judge yet (its window is not full).
-    pub fn departure(&mut self, t: f64, v: f64) -> Option<f64> {
-        match self {
-            Model::Zscore(m) => m.departure(t, v),
-            Model::Mad(m) => m.departure(t, v),
-            Model::Ewma(m) => m.departure(t, v),
-            Model::Holtwinters(m) => m.departure(t, v),
-            Model::Cusum(m) => m.departure(t, v),
-            Model::Shift(m) => m.departure(t, v),
-            Model::Variance(m) => m.departure(t, v),
-        }
-    }
-
+    fn departure(&mut self, t: f64, v: f64) -> Option<f64>;
     /// The level the model expects now, where it has one (see [`Detector::expected`]).
-    pub fn expected(&self) -> Option<f64> {
-        match self {
-            Model::Zscore(m) => m.expected(),
-            Model::Mad(m) => m.expected(),
-            Model::Ewma(m) => m.expected(),
-            Model::Cusum(m) => m.expected(),
-            Model::Shift(m) => m.expected(),
-            Model::Holtwinters(_) | Model::Variance(_) => None,
-        }
+    fn expected(&self) -> Option<f64> {
+        None
     }
+    /// Its serde state (see [`to_state`]).
+    fn state(&self) -> serde_json::Value;
+}
 
-    /// Builds the model of detector `name` from its own parameters (no calibration ones).
-    pub fn build(name: &str, p: &Params) -> Result<Model, String> {
-        Ok(match name {
-            "zscore" => Model::Zscore(zscore::Zscore::new(p)?),
-            "mad" => Model::Mad(mad::Mad::new(p)?),
-            "ewma" => Model::Ewma(ewma::Ewma::new(p)?),
-            "holtwinters" => Model::Holtwinters(holtwinters::HoltWinters::new(p)?),
-            "cusum" => Model::Cusum(cusum::Cusum::new(p)?),
-            "shift" => Model::Shift(shift::Shift::new(p)?),
-            "variance" => Model::Variance(variance::Variance::new(p)?),
-            _ => return Err(format!("{name:?} is not a model detector")),
-        })
+/// A model in a saved state: its fields plus `"model": name`, restored through the registry.
+#[derive(Debug)]
+pub struct Member(pub Box<dyn Model>);
+
+impl Serialize for Member {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut v = self.0.state();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("model".into(), self.0.name().into());
+        }
+        v.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Member, D::Error> {
+        use serde::de::Error;
+        let mut v = serde_json::Value::deserialize(d)?;
+        let name = v
+            .as_object_mut()
+            .and_then(|o| o.remove("model"))
+            .and_then(|n| n.as_str().map(str::to_string))
+            .ok_or_else(|| D::Error::custom("model state without a \"model\" name"))?;
+        let (_, restore) = spec(&name)
+            .map_err(D::Error::custom)?
+            .model()
+            .ok_or_else(|| D::Error::custom(format!("{name:?} is not a model detector")))?;
+        restore(v).map(Member).map_err(D::Error::custom)
     }
 }
 
 /// One model behind record calibration.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Single {
-    model: Model,
+    model: Member,
     record: Record,
     out: Output,
 }
 
-/// The `build` of a single-model detector.
-pub fn single(model: Model, p: &Params) -> Result<Box<dyn Detector>, String> {
+/// A single-model detector.
+fn single(model: Box<dyn Model>, p: &Params) -> Result<Box<dyn Detector>, String> {
     Ok(Box::new(Single {
-        model,
+        model: Member(model),
         record: Record::from_params(p)?,
         out: Output::new(p)?,
     }))
 }
 
-/// The `restore` of a single-model detector.
-pub fn restore_single(state: serde_json::Value) -> Result<Box<dyn Detector>, String> {
-    let s: Single = serde_json::from_value(state).map_err(|e| e.to_string())?;
-    Ok(Box::new(s))
-}
-
 impl Detector for Single {
     fn name(&self) -> &'static str {
-        self.model.name()
+        self.model.0.name()
     }
 
     fn update(&mut self, t: f64, v: f64) -> f64 {
@@ -228,6 +263,7 @@ impl Detector for Single {
         }
         let x = self
             .model
+            .0
             .departure(t, v)
             .and_then(|d| self.record.ratio(d));
         self.out.score(x)
@@ -238,11 +274,11 @@ impl Detector for Single {
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        to_state(self)
     }
 
     fn expected(&self) -> Option<f64> {
-        self.model.expected()
+        self.model.0.expected()
     }
 }
 
@@ -333,6 +369,62 @@ mod tests {
                     assert_eq!(x, 0.0);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_default_paging_threshold_is_quiet_on_noise_at_1s_15s_and_60s() {
+        // A day at 1 s, a week at 15 s, a month at 60 s; Gaussian and bounded (uniform) noise.
+        for (step, days) in [(1.0, 1.0), (15.0, 7.0), (60.0, 30.0)] {
+            for (kind, seed) in [("gaussian", 7u64), ("uniform", 11)] {
+                let mut noise = Noise::new(seed);
+                let n = (days * 86_400.0 / step) as usize;
+                let mut d = build(DEFAULT, &BTreeMap::new()).unwrap();
+                let (mut records, mut pages) = (0, 0);
+                for i in 0..n {
+                    let e = match kind {
+                        "gaussian" => noise.normal(),
+                        _ => noise.uniform() * 2.0 - 1.0,
+                    };
+                    let s = d.update(1.7e9 + i as f64 * step, 100.0 + e);
+                    records += usize::from(s >= 0.513);
+                    pages += usize::from(s >= calibrate::PAGE_THRESHOLD);
+                }
+                // The NAB-swept threshold fires on this noise; the paging one does not.
+                assert!(records > 10, "{step} s {kind}: {records} records");
+                assert_eq!(pages, 0, "{step} s {kind}: {pages} pages in {days} days");
+                // A clear fault right after still pages.
+                let t = 1.7e9 + n as f64 * step;
+                assert!(
+                    d.update(t, 130.0) >= calibrate::PAGE_THRESHOLD,
+                    "{step} s {kind}"
+                );
+            }
+        }
+    }
+
+    /// The numbers in a detector's saved state (its memory, in floats).
+    fn numbers(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Number(_) => 1,
+            serde_json::Value::Array(a) => a.iter().map(numbers).sum(),
+            serde_json::Value::Object(o) => o.values().map(numbers).sum(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn state_per_series_is_bounded_whatever_the_series_length() {
+        for s in ALL {
+            let mut d = build(s.name, &BTreeMap::new()).unwrap();
+            let series = seasonal(60_000, usize::MAX, 0);
+            run(&mut *d, &series[..20_000]);
+            let early = numbers(&save(&*d));
+            run(&mut *d, &series[20_000..]);
+            let late = numbers(&save(&*d));
+            eprintln!("{}: {late} numbers in its state", s.name);
+            assert_eq!(early, late, "{} grows with the series", s.name);
+            assert!(late < 5_000, "{}: {late}", s.name);
         }
     }
 

@@ -26,9 +26,7 @@ pub const SPEC: Spec = Spec {
     name: "shift",
     about: "|mean(last `recent`) - median(the `window` before them)|: a moved level",
     params: PARAMS,
-    calibrated: true,
-    build: |p| super::single(Model::Shift(Shift::new(p)?), p),
-    restore: super::restore_single,
+    kind: super::model_kind::<Shift>(),
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -37,20 +35,24 @@ pub struct Shift {
     reference: SortedWindow,
 }
 
-impl Shift {
-    pub fn new(p: &Params) -> Result<Shift, String> {
+impl Model for Shift {
+    fn new(p: &Params) -> Result<Self, String> {
         Ok(Shift {
             recent: RollingMoments::new(p.usize_in("recent", 1, 100_000)?),
             reference: SortedWindow::new(p.usize_in("window", 3, 100_000)?),
         })
     }
 
+    fn name(&self) -> &'static str {
+        SPEC.name
+    }
+
     /// The reference window's median, once it is full.
-    pub fn expected(&self) -> Option<f64> {
+    fn expected(&self) -> Option<f64> {
         self.reference.is_full().then(|| self.reference.median())
     }
 
-    pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
+    fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         if let Some(old) = self.recent.push(v) {
             self.reference.push(old);
         }
@@ -59,11 +61,15 @@ impl Shift {
             .is_full()
             .then(|| (level - self.reference.median()).abs())
     }
+
+    fn state(&self) -> serde_json::Value {
+        super::to_state(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn a_step_scores_high_and_a_lone_spike_less() {

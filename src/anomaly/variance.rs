@@ -25,9 +25,7 @@ pub const SPEC: Spec = Spec {
     name: "variance",
     about: "|ln(std(last `recent`) / std(last `window`))|: a series turning noisy or flat",
     params: PARAMS,
-    calibrated: true,
-    build: |p| super::single(Model::Variance(Variance::new(p)?), p),
-    restore: super::restore_single,
+    kind: super::model_kind::<Variance>(),
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -36,8 +34,8 @@ pub struct Variance {
     long: RollingMoments,
 }
 
-impl Variance {
-    pub fn new(p: &Params) -> Result<Variance, String> {
+impl Model for Variance {
+    fn new(p: &Params) -> Result<Self, String> {
         let long = p.usize_in("window", 3, 1_000_000)?;
         let recent = p.usize_in("recent", 2, 1_000_000)?;
         if recent >= long {
@@ -51,7 +49,11 @@ impl Variance {
         })
     }
 
-    pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
+    fn name(&self) -> &'static str {
+        SPEC.name
+    }
+
+    fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         self.recent.push(v);
         self.long.push(v);
         if !self.long.is_full() {
@@ -65,11 +67,15 @@ impl Variance {
                 .abs(),
         )
     }
+
+    fn state(&self) -> serde_json::Value {
+        super::to_state(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn a_noise_burst_scores_high() {

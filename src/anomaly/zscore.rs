@@ -18,9 +18,7 @@ pub const SPEC: Spec = Spec {
     name: "zscore",
     about: "|v - mean| / std over the last `window` samples",
     params: PARAMS,
-    calibrated: true,
-    build: |p| super::single(Model::Zscore(Zscore::new(p)?), p),
-    restore: super::restore_single,
+    kind: super::model_kind::<Zscore>(),
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -28,20 +26,24 @@ pub struct Zscore {
     win: RollingMoments,
 }
 
-impl Zscore {
-    pub fn new(p: &Params) -> Result<Zscore, String> {
+impl Model for Zscore {
+    fn new(p: &Params) -> Result<Self, String> {
         Ok(Zscore {
             win: RollingMoments::new(p.usize_in("window", 2, 1_000_000)?),
         })
     }
 
+    fn name(&self) -> &'static str {
+        SPEC.name
+    }
+
     /// The window's mean, once the window is full.
-    pub fn expected(&self) -> Option<f64> {
+    fn expected(&self) -> Option<f64> {
         self.win.is_full().then(|| self.win.mean())
     }
 
     /// |z| against the full window before `v`, then learns `v`.
-    pub fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
+    fn departure(&mut self, _t: f64, v: f64) -> Option<f64> {
         let d = self.win.is_full().then(|| {
             let m = self.win.mean();
             (v - m).abs() / self.win.std().max(super::tiny(m))
@@ -49,11 +51,15 @@ impl Zscore {
         self.win.push(v);
         d
     }
+
+    fn state(&self) -> serde_json::Value {
+        super::to_state(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit::*;
+    use crate::anomaly::testkit::*;
 
     #[test]
     fn a_spike_scores_high_and_noise_stays_low() {

@@ -17,6 +17,8 @@ pub struct ScoreArgs {
     pub output: Option<PathBuf>,
     pub state: Option<PathBuf>,
     pub list: bool,
+    /// Refuse a file whose timestamps step backwards (else such rows are scored and counted).
+    pub strict_time: bool,
 }
 
 /// `telltale score`: reads the input, builds the detector, writes the scored rows (the output
@@ -30,7 +32,11 @@ pub fn run(args: &ScoreArgs) -> Result<(), String> {
     let input = args.input.as_deref().ok_or("--input is required")?;
     let output = args.output.as_deref().ok_or("--output is required")?;
     let text = read_input(input)?;
-    let rows = parse(&text).map_err(|e| format!("{}: {e}", input.display()))?;
+    let parsed = parse(&text, args.strict_time).map_err(|e| format!("{}: {e}", input.display()))?;
+    if let Some(note) = parsed.order.note() {
+        eprintln!("telltale score: {}: {note}", input.display());
+    }
+    let rows = parsed.rows;
     let out = score(&rows, &mut *d);
     if output == Path::new("-") {
         std::io::stdout()
@@ -126,10 +132,66 @@ fn unquote(s: &str) -> &str {
         .unwrap_or(s)
 }
 
+/// Rows whose timestamp is not after the row before: they are scored in file order all the same
+/// (a clock change, two exports merged), and counted for a note on stderr.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Order {
+    /// Rows with the same timestamp as the row before, and the first one's line.
+    pub repeated: usize,
+    pub first_repeat: Option<usize>,
+    /// Rows with an earlier timestamp than the row before, and the first one's line.
+    pub backwards: usize,
+    pub first_backwards: Option<usize>,
+}
+
+impl Order {
+    fn see(&mut self, lineno: usize, prev: f64, t: f64) {
+        if t == prev {
+            self.repeated += 1;
+            self.first_repeat.get_or_insert(lineno);
+        } else if t < prev {
+            self.backwards += 1;
+            self.first_backwards.get_or_insert(lineno);
+        }
+    }
+
+    /// What to tell the user, when anything.
+    pub fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(l) = self.first_repeat {
+            parts.push(format!(
+                "{} rows repeat the timestamp of the row before (first at line {l})",
+                self.repeated
+            ));
+        }
+        if let Some(l) = self.first_backwards {
+            parts.push(format!(
+                "{} rows step back in time (first at line {l})",
+                self.backwards
+            ));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{}; scored in file order as given (--strict-time refuses files that step back)",
+                parts.join(", ")
+            )
+        })
+    }
+}
+
+/// The parsed input: its rows in file order and how their timestamps were ordered.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Parsed {
+    pub rows: Vec<Row>,
+    pub order: Order,
+}
+
 /// Parses the CSV. The first line is a header when its value column is not a number; a header
-/// naming `timestamp` and `value` picks those columns, otherwise they are the first two.
-pub fn parse(text: &str) -> Result<Vec<Row>, String> {
+/// naming `timestamp` and `value` picks those columns, otherwise they are the first two. Rows
+/// keep their file order; with `strict_time` a timestamp earlier than the row before is an error.
+pub fn parse(text: &str, strict_time: bool) -> Result<Parsed, String> {
     let mut rows = Vec::new();
+    let mut order = Order::default();
     let (mut ti, mut vi) = (0usize, 1usize);
     let mut first = true;
     let mut prev_t = f64::NEG_INFINITY;
@@ -163,10 +225,13 @@ pub fn parse(text: &str) -> Result<Vec<Row>, String> {
         };
         let (ts, val) = (get(ti, "timestamp")?, get(vi, "value")?);
         let t = parse_timestamp(ts).map_err(|e| format!("line {lineno}: {e}"))?;
-        if t < prev_t {
+        if strict_time && t < prev_t {
             return Err(format!(
                 "line {lineno}: timestamp {ts:?} is earlier than the row before it"
             ));
+        }
+        if !rows.is_empty() {
+            order.see(lineno, prev_t, t);
         }
         prev_t = t;
         let v: f64 = val
@@ -179,7 +244,7 @@ pub fn parse(text: &str) -> Result<Vec<Row>, String> {
             v,
         });
     }
-    Ok(rows)
+    Ok(Parsed { rows, order })
 }
 
 /// Scores every row in order with `d` and renders the output CSV.
@@ -324,33 +389,100 @@ mod tests {
     #[test]
     fn csv_with_header_and_errors_with_line_numbers() {
         let rows =
-            parse("timestamp,value\n2014-07-01 00:00:00,10844\n\n2014-07-01 00:30:00,8127.5\n")
-                .unwrap();
+            rows_of("timestamp,value\n2014-07-01 00:00:00,10844\n\n2014-07-01 00:30:00,8127.5\n");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].ts_text, "2014-07-01 00:30:00");
         assert_eq!(rows[1].value_text, "8127.5");
         assert_eq!(rows[1].t - rows[0].t, 1800.0);
         // Columns by name; quotes and CRLF tolerated.
-        let rows = parse("\"value\",\"timestamp\"\r\n3,\"100\"\r\n").unwrap();
+        let rows = rows_of("\"value\",\"timestamp\"\r\n3,\"100\"\r\n");
         assert_eq!((rows[0].t, rows[0].v), (100.0, 3.0));
         // No header: the first two columns.
-        assert_eq!(parse("100,1\n160,2\n").unwrap().len(), 2);
-        let e =
-            parse("timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:05:00,abc\n").unwrap_err();
+        assert_eq!(rows_of("100,1\n160,2\n").len(), 2);
+        let e = parse(
+            "timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:05:00,abc\n",
+            false,
+        )
+        .unwrap_err();
         assert!(e.starts_with("line 3:") && e.contains("\"abc\""), "{e}");
-        let e = parse("timestamp,value\nnot a time,1\n").unwrap_err();
+        let e = parse("timestamp,value\nnot a time,1\n", false).unwrap_err();
         assert!(e.starts_with("line 2: timestamp \"not a time\""), "{e}");
-        let e = parse("timestamp,value\n100,1\n50,2\n").unwrap_err();
-        assert!(e.starts_with("line 3:") && e.contains("earlier"), "{e}");
-        let e = parse("timestamp,value\n100\n").unwrap_err();
+        let e = parse("timestamp,value\n100\n", false).unwrap_err();
         assert!(e.starts_with("line 2: no value column"), "{e}");
-        assert!(parse("timestamp\n").unwrap_err().starts_with("line 1:"));
+        assert!(parse("timestamp\n", false)
+            .unwrap_err()
+            .starts_with("line 1:"));
+    }
+
+    fn rows_of(text: &str) -> Vec<Row> {
+        parse(text, false).unwrap().rows
+    }
+
+    #[test]
+    fn repeated_and_backward_timestamps_are_scored_in_file_order_and_counted() {
+        let text = "timestamp,value\n100,1\n100,2\n160,3\n50,4\n50,5\n40,6\n200,7\n";
+        let p = parse(text, false).unwrap();
+        let values: Vec<f64> = p.rows.iter().map(|r| r.v).collect();
+        assert_eq!(values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        let order = Order {
+            repeated: 2,
+            first_repeat: Some(3),
+            backwards: 2,
+            first_backwards: Some(5),
+        };
+        assert_eq!(p.order, order);
+        let note = p.order.note().unwrap();
+        assert!(
+            note.contains("2 rows repeat") && note.contains("line 3"),
+            "{note}"
+        );
+        assert!(
+            note.contains("2 rows step back") && note.contains("line 5"),
+            "{note}"
+        );
+        assert_eq!(parse("100,1\n160,2\n", false).unwrap().order.note(), None);
+        // --strict-time: the old refusal of a step back (repeats stay allowed).
+        let e = parse(text, true).unwrap_err();
+        assert!(e.starts_with("line 5:") && e.contains("earlier"), "{e}");
+        assert_eq!(parse("100,1\n100,2\n", true).unwrap().rows.len(), 2);
+    }
+
+    #[test]
+    fn every_detector_scores_every_row_of_an_unordered_file_in_range() {
+        // A day of minutes, then the same day again (two exports merged), then repeats.
+        let mut text = String::from("timestamp,value\n");
+        for pass in 0..3 {
+            for i in 0..1440 {
+                let t = 1_400_000_000 + i * 60 - pass * 30;
+                text.push_str(&format!("{t},{}\n", (i % 97) as f64 + pass as f64));
+                if i % 100 == 0 {
+                    text.push_str(&format!("{t},{}\n", i % 13));
+                }
+            }
+        }
+        let p = parse(&text, false).unwrap();
+        assert_eq!(p.order.backwards, 2);
+        assert!(p.order.repeated >= 40);
+        for s in crate::anomaly::ALL {
+            let mut d = crate::anomaly::build(s.name, &Default::default()).unwrap();
+            let out = score(&p.rows, &mut *d);
+            let scores: Vec<f64> = out
+                .lines()
+                .skip(1)
+                .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+                .collect();
+            assert_eq!(scores.len(), p.rows.len(), "{}", s.name);
+            assert!(
+                scores.iter().all(|x| (0.0..=1.0).contains(x)),
+                "{} out of range",
+                s.name
+            );
+        }
     }
 
     #[test]
     fn output_echoes_rows_with_scores() {
-        let rows =
-            parse("timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:05:00,2\n").unwrap();
+        let rows = rows_of("timestamp,value\n2014-07-01 00:00:00,1\n2014-07-01 00:05:00,2\n");
         let mut d = crate::anomaly::build("zscore", &Default::default()).unwrap();
         let out = score(&rows, &mut *d);
         assert_eq!(
