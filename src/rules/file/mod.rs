@@ -21,7 +21,6 @@ use std::time::Duration;
 pub use self::expr::Expr;
 use super::alert::Policy;
 use super::datasource::DatasourceConfig;
-use super::file::extension_keys as file_ext;
 use crate::config::yaml;
 use crate::config::yaml::{Decoder, Diag, Fields, Node, Pos};
 use crate::model::labels;
@@ -327,12 +326,12 @@ fn decode_rule(
     } else if !rec_set && !alt_set {
         d.error(n.pos, &path, "one of 'record' or 'alert' must be set");
     }
-    let cx = file_ext::InputCtx {
+    let cx = extension_keys::InputCtx {
         recording: kind == Kind::Record && rec_set,
         remote,
         own_datasource,
     };
-    let (expr_text, expr) = file_ext::decode_input(d, &mut f, n, &path, cx);
+    let (expr_text, expr) = extension_keys::decode_input(d, &mut f, n, &path, cx);
     let for_ = opt_duration(d, &mut f, &path, "for");
     let keep = opt_duration(d, &mut f, &path, "keep_firing_for");
     let f_labels_node = f.get("labels");
@@ -350,7 +349,7 @@ fn decode_rule(
         }
     }
     let recording = kind == Kind::Record && rec_set;
-    let ext = file_ext::decode_rule_ext(d, &mut f, &path, recording, remote);
+    let ext = extension_keys::decode_rule_ext(d, &mut f, &path, recording, remote);
     if kind == Kind::Record && rec_set {
         if annotations.as_ref().is_some_and(|a| !a.is_empty()) {
             let pos = ann_node.map_or(n.pos, |v| v.pos);

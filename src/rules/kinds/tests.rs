@@ -16,7 +16,7 @@ use crate::rules::eval::{eval_group_mem, Env, RuleState};
 use crate::rules::file::expr::Expr;
 use crate::rules::file::RuleFile;
 use crate::rules::file::{parse, parse_with};
-use crate::rules::promtool as unittest;
+use crate::rules::promtool;
 use crate::store::memstore::MemStore;
 use crate::store::select::Queryable;
 use crate::store::{Limits, Store};
@@ -254,7 +254,7 @@ fn run_dir(dir: &str) -> usize {
         .collect();
     files.sort();
     for f in &files {
-        let out = unittest::run_file(f);
+        let out = promtool::run_file(f);
         assert!(
             out.errors.is_empty(),
             "{}:\n{}",

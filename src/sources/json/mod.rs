@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::json::jsonpath::JsonPath;
-use super::json::map as json_map;
-use super::json::map::{MapError, Mapping};
+use self::jsonpath::JsonPath;
+use self::map::{MapError, Mapping};
 use super::{BoxFuture, Health, HealthCell, Source, Target};
 use crate::http_client;
 use crate::http_client::HttpConfig;
@@ -146,7 +145,7 @@ impl JsonSource {
             reason: "decode",
             msg: format!("invalid JSON: {e}"),
         })?;
-        json_map::map_all(
+        map::map_all(
             &self.cfg.metrics,
             &self.cfg.name,
             self.cfg.timestamp_path.as_ref(),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::zabbix::api::{Client, Credentials, Failure, Reason};
+use self::api::{Client, Credentials, Failure, Reason};
 use super::{BoxFuture, Health, HealthCell, Source, Target};
 use crate::model::Family;
 

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::anomaly::state::{State, LOOKBACK_MS};
+use self::state::{State, LOOKBACK_MS};
 use super::common::{decode_positive, decode_query, Query};
 use super::{Def, Input, Spec};
 use crate::anomaly;
