@@ -72,6 +72,15 @@ fn reload_keeps_the_old_config_on_errors_and_applies_good_ones() {
         value(&m, "telltale_config_reload_failures_total"),
         Some(1.0)
     );
+
+    // An empty file on reload (a truncated write) is refused: the collectors stay.
+    std::fs::write(&cfg, "").unwrap();
+    let r = common::http(&p.addr(), "POST", "/-/reload", &[], "").unwrap();
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("empty on reload"), "{}", r.text());
+    let m = wait_for(&p.addr(), "telltale_config_last_reload_successful", 0.0);
+    assert!(m.contains("node_memory_MemTotal_bytes "), "{m}");
+    assert!(p.log_text().contains("empty on reload"), "{}", p.log_text());
 }
 
 #[test]
