@@ -9,7 +9,7 @@ mod metrics;
 mod schedule;
 mod state_file;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -125,6 +125,9 @@ pub(super) struct Shared {
     pub opts: Options,
     /// Set by an evaluation, cleared by the state-file writer.
     pub dirty: AtomicBool,
+    /// Failed writes of the state file, and whether the last one failed (one log line a streak).
+    pub state_write_failures: AtomicU64,
+    pub state_write_failing: AtomicBool,
 }
 
 pub struct Engine {
@@ -179,6 +182,8 @@ impl Engine {
                 sink,
                 opts,
                 dirty: AtomicBool::new(false),
+                state_write_failures: AtomicU64::new(0),
+                state_write_failing: AtomicBool::new(false),
             }),
             tasks: Mutex::new(Vec::new()),
         })
@@ -201,6 +206,10 @@ impl Engine {
     /// that are gone are removed, so their series go stale.
     pub fn adopt(&self, old: &Engine, now_ms: i64) {
         old.stop();
+        let failures = old.shared.state_write_failures.load(Ordering::Relaxed);
+        self.shared
+            .state_write_failures
+            .store(failures, Ordering::Relaxed);
         for g in &self.groups {
             let Some(og) = old.groups.iter().find(|o| o.key() == g.key()) else {
                 continue;
