@@ -85,7 +85,11 @@ fn load_as(path: Option<&Path>, refuse_empty: bool) -> Result<Config, Vec<Diag>>
                 return Err(vec![whole_file(format!(
                     "the file is {} on reload (a truncated write?); keeping the running \
                      configuration",
-                    if text.is_empty() { "empty" } else { "only whitespace" }
+                    if text.is_empty() {
+                        "empty"
+                    } else {
+                        "only whitespace"
+                    }
                 ))]);
             }
             parse(&name, &text)

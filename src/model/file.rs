@@ -116,7 +116,10 @@ mod tests {
         // Nor is it replaced by a save.
         assert!(write_atomic(&p, b"{}").is_err());
         assert!(std::fs::symlink_metadata(&p).unwrap().file_type().is_fifo());
-        assert!(read_regular(&d).unwrap_err().to_string().contains("directory"));
+        assert!(read_regular(&d)
+            .unwrap_err()
+            .to_string()
+            .contains("directory"));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

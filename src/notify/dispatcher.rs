@@ -611,7 +611,10 @@ mod tests {
         std::fs::write(&path, "{\"version\": 1, \"targ").unwrap();
         let d = Dispatcher::new(vec![], 1, Vec::new());
         let e = d.load(&path).unwrap_err();
-        assert!(e.contains("kept as") && e.contains("notify.json.corrupt-"), "{e}");
+        assert!(
+            e.contains("kept as") && e.contains("notify.json.corrupt-"),
+            "{e}"
+        );
         assert!(!path.exists());
         d.save(&path).unwrap();
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);

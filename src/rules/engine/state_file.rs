@@ -187,19 +187,33 @@ impl TimeChecks {
     fn log(&self, path: &str) {
         let n = |x: usize| x > 0;
         if n(self.saved_in_future) || n(self.saved_before_epoch) {
-            tracing::warn!(path, future = self.saved_in_future, before_1970 = self.saved_before_epoch,
-                "rule state saved at an impossible time (clock changed?); those rules start empty");
+            tracing::warn!(
+                path,
+                future = self.saved_in_future,
+                before_1970 = self.saved_before_epoch,
+                "rule state saved at an impossible time (clock changed?); those rules start empty"
+            );
         }
         if n(self.too_old) {
-            tracing::warn!(path, rules = self.too_old,
-                "rule state older than rules.alert.for_outage_tolerance; those rules start empty");
+            tracing::warn!(
+                path,
+                rules = self.too_old,
+                "rule state older than rules.alert.for_outage_tolerance; those rules start empty"
+            );
         }
         if n(self.alerts_dropped) {
-            tracing::warn!(path, alerts = self.alerts_dropped, "restored alerts with times before 1970 dropped");
+            tracing::warn!(
+                path,
+                alerts = self.alerts_dropped,
+                "restored alerts with times before 1970 dropped"
+            );
         }
         if n(self.alerts_clamped) {
-            tracing::warn!(path, alerts = self.alerts_clamped,
-                "restored alerts with times after their save clamped to the save time");
+            tracing::warn!(
+                path,
+                alerts = self.alerts_clamped,
+                "restored alerts with times after their save clamped to the save time"
+            );
         }
     }
 }
@@ -322,7 +336,10 @@ mod tests {
             .recv_timeout(Duration::from_secs(10))
             .expect("restoring from a FIFO blocked");
         assert_eq!(n, 0);
-        assert!(log.contains("level=error") && log.contains("a FIFO"), "{log}");
+        assert!(
+            log.contains("level=error") && log.contains("a FIFO"),
+            "{log}"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -339,7 +356,10 @@ mod tests {
         assert_eq!(n, 1);
         // Clamped to the save time, then moved on by the downtime as any pending alert is.
         assert_eq!(active_at(&e), Some((AlertState::Pending, NOW)));
-        assert!(log.contains("clamped to the save time") && log.contains("alerts=1"), "{log}");
+        assert!(
+            log.contains("clamped to the save time") && log.contains("alerts=1"),
+            "{log}"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
@@ -360,7 +380,10 @@ mod tests {
             let e = engine();
             let (n, log) = crate::logging::capture(|| e.restore_state(&p, NOW));
             assert_eq!(n, 0, "{saved} {active}");
-            assert!(log.contains("level=warn") && log.contains(want), "{want}: {log}");
+            assert!(
+                log.contains("level=warn") && log.contains(want),
+                "{want}: {log}"
+            );
         }
         std::fs::remove_dir_all(&d).unwrap();
     }
