@@ -135,6 +135,8 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     if let Some(n) = f.get("global") {
         cfg.global = decode_global(d, n);
     }
+    // Before the sections: names made from URLs while decoding (remote_write's) are redacted.
+    crate::config::redact::set_secret_params(&cfg.global.secret_query_params);
     if let Some(n) = f.get("system") {
         cfg.system = decode_system(d, n);
     }
@@ -209,6 +211,9 @@ fn decode_global(d: &mut Decoder, n: &Node) -> Global {
                 d.error(n.key_pos(k), &path, format!("invalid label name {k:?}"));
             }
         }
+    }
+    if let Some(n) = f.get("secret_query_params") {
+        g.secret_query_params = d.string_list(n, &f.at("secret_query_params"));
     }
     f.finish(d, "global");
     g

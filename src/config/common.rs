@@ -12,6 +12,8 @@ pub struct Global {
     pub scrape_timeout: Duration,
     pub evaluation_interval: Duration,
     pub external_labels: Vec<(String, String)>,
+    /// Query parameters hidden in every URL shown, beyond `redact::SECRET_QUERY_PARAMS`.
+    pub secret_query_params: Vec<String>,
 }
 
 impl Default for Global {
@@ -21,6 +23,7 @@ impl Default for Global {
             scrape_timeout: Duration::from_secs(10),
             evaluation_interval: Duration::from_secs(15),
             external_labels: Vec::new(),
+            secret_query_params: Vec::new(),
         }
     }
 }

@@ -9,7 +9,7 @@ use super::config::AlertmanagerConfig;
 use super::payload::{AlertJson, LabelObj};
 use super::{Message, Mode, Notifier, OutAlert, SendFuture};
 use crate::http_client;
-use crate::http_client::retry::{classify_fetch, classify_status};
+use crate::http_client::retry::{classify_fetch, classify_response};
 use crate::http_client::USER_AGENT;
 
 /// The request body for a batch.
@@ -42,7 +42,8 @@ impl Alertmanager {
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
         Ok(Alertmanager {
-            name: cfg.api("alerts"),
+            // The `notifier` label and log field: without the URL's credentials.
+            name: crate::config::redact::url(&cfg.api("alerts")),
             cfg: cfg.clone(),
             client,
             batch: batch.max(1),
@@ -89,7 +90,7 @@ impl Notifier for Alertmanager {
             let r = http_client::fetch(&self.cfg.http, req)
                 .await
                 .map_err(classify_fetch)?;
-            classify_status(r.status, &r.body)
+            classify_response(&r)
         })
     }
 

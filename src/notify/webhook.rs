@@ -20,7 +20,7 @@ use crate::config::common::required_url;
 use crate::config::yaml::{Decoder, Fields};
 use crate::http_client;
 use crate::http_client::decode_http;
-use crate::http_client::retry::{classify_fetch, classify_status, SendError};
+use crate::http_client::retry::{classify_fetch, classify_response, SendError};
 use crate::http_client::HttpConfig;
 use crate::http_client::USER_AGENT;
 use crate::model::Labels;
@@ -238,7 +238,7 @@ pub async fn post_json(
         .header("Content-Type", "application/json")
         .body(body);
     let r = http_client::fetch(h, req).await.map_err(classify_fetch)?;
-    classify_status(r.status, &r.body)
+    classify_response(&r)
 }
 
 impl Notifier for Webhook {

@@ -27,7 +27,8 @@ pub struct RemoteWriteConfig {
 impl RemoteWriteConfig {
     fn new(url: String) -> Self {
         RemoteWriteConfig {
-            name: url.clone(),
+            // The default name is shown (labels, logs): without the URL's credentials.
+            name: crate::config::redact::url(&url),
             url,
             http: HttpConfig::default(),
             queue_capacity: 100_000,

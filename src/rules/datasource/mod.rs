@@ -138,16 +138,18 @@ impl Datasource {
             .post(&self.endpoint)
             .header("Accept", "application/json")
             .form(&form);
+        let shown = crate::config::redact::url(&self.endpoint);
         let got = http_client::fetch(&self.cfg.http, req)
             .await
-            .map_err(|e| format!("POST {}: {e}", self.endpoint))?;
+            .map_err(|e| format!("POST {shown}: {e}"))?;
         let body = String::from_utf8_lossy(&got.body);
         let result = if (200..300).contains(&got.status) {
             parse_response(&body)
         } else {
             Err(http_error(got.status, &body))
         };
-        result.map_err(|e| format!("POST {}: {e}", self.endpoint))
+        // An error quotes the server: without the request's own credentials.
+        result.map_err(|e| format!("POST {shown}: {}", got.scrub.text(&e)))
     }
 }
 
