@@ -60,8 +60,8 @@ pub fn secret(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<String> {
 pub fn check_url(u: &str) -> Result<(), String> {
     match reqwest::Url::parse(u) {
         Ok(p) if matches!(p.scheme(), "http" | "https") && p.host_str().is_some() => Ok(()),
-        Ok(_) => Err(format!("not an http(s) URL: {u:?}")),
-        Err(e) => Err(format!("invalid URL {u:?}: {e}")),
+        Ok(_) => Err(format!("not an http(s) URL: {:?}", super::redact::url(u))),
+        Err(e) => Err(format!("invalid URL {:?}: {e}", super::redact::url(u))),
     }
 }
 

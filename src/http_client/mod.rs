@@ -404,6 +404,32 @@ pub fn decode_http(d: &mut Decoder, f: &mut Fields) -> HttpConfig {
     h
 }
 
+/// For tests of what leaves the process in error messages.
+#[cfg(test)]
+pub mod testkit {
+    /// A server that answers every request with `500` and the request itself as the body, as
+    /// some proxies and debug endpoints do.
+    pub async fn echo_server() -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let n = c.read(&mut buf).await.unwrap_or(0);
+                let body = &buf[..n];
+                let head = format!(
+                    "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(head.as_bytes()).await;
+                let _ = c.write_all(body).await;
+            }
+        });
+        port
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]
@@ -424,31 +450,9 @@ mod tests {
     use super::*;
     use crate::config::yaml;
 
-    /// A server that answers every request with `500` and the request itself as the body, as
-    /// some proxies and debug endpoints do.
-    async fn echo_server() -> u16 {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = l.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((mut c, _)) = l.accept().await {
-                let mut buf = vec![0u8; 8192];
-                let n = c.read(&mut buf).await.unwrap_or(0);
-                let body = &buf[..n];
-                let head = format!(
-                    "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = c.write_all(head.as_bytes()).await;
-                let _ = c.write_all(body).await;
-            }
-        });
-        port
-    }
-
     #[tokio::test]
     async fn an_echoed_request_leaves_no_credential_in_the_error() {
-        let port = echo_server().await;
+        let port = testkit::echo_server().await;
         let cases = [
             (
                 "basic_auth: {username: u, password: hunter2pw}\nheaders: {X-Api-Key: hdr-secret-1}\n",

@@ -165,5 +165,23 @@ mod tests {
         let n = Alertmanager::new(&c, 0).unwrap();
         assert_eq!(n.name(), "http://am:9093/am/api/v2/alerts");
         assert_eq!(n.mode(), Mode::Batch(1));
+        // The name is the `notifier` label and the log field: no credentials in it.
+        let c = AlertmanagerConfig {
+            url: "http://user:hunter2@am:9093/?token=t0k3n".into(),
+            ..c
+        };
+        let n = Alertmanager::new(&c, 0).unwrap();
+        assert!(!n.name().contains("hunter2") && !n.name().contains("t0k3n"));
+        assert!(
+            n.name().starts_with("http://user:<secret>@am:9093/"),
+            "{}",
+            n.name()
+        );
+        let d = crate::notify::Dispatcher::new(vec![std::sync::Arc::new(n)], 10, Vec::new());
+        let m = crate::model::encode(&d.families(), crate::model::Format::Text);
+        assert!(
+            !m.contains("hunter2") && m.contains("notifier=\"http://user:<secret>@am"),
+            "{m}"
+        );
     }
 }

@@ -237,7 +237,13 @@ pub async fn post_json(
         .post(url)
         .header("Content-Type", "application/json")
         .body(body);
-    let r = http_client::fetch(h, req).await.map_err(classify_fetch)?;
+    let mut r = http_client::fetch(h, req).await.map_err(classify_fetch)?;
+    // A webhook's path is often its credential (Slack, Teams, Discord): not quoted back either.
+    if let Ok(u) = reqwest::Url::parse(url) {
+        if u.path().len() > 1 {
+            r.scrub.add(u.path());
+        }
+    }
     classify_response(&r)
 }
 
@@ -423,6 +429,18 @@ mod tests {
         }
         let v: serde_json::Value = serde_json::from_str(&raw.body(&m).unwrap()).unwrap();
         assert_eq!(v["injected"], "yes");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_path_is_not_quoted_back_in_errors() {
+        let port = crate::http_client::testkit::echo_server().await;
+        let url = format!("http://127.0.0.1:{port}/services/T0/B0/XXXXSECRET");
+        let h = HttpConfig::default();
+        let e = post_json(&client(&h).unwrap(), &h, &url, "{}".into())
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("POST <secret> HTTP/1.1"), "{}", e.message);
+        assert!(!e.message.contains("XXXXSECRET"), "{}", e.message);
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn decode_target(
         match reqwest::Url::parse(u) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
             Ok(_) => d.error(node.pos, &f.at("url"), "the URL must be http or https"),
-            Err(e) => d.error(node.pos, &f.at("url"), format!("invalid URL {u:?}: {e}")),
+            Err(e) => d.error(node.pos, &f.at("url"), format!("invalid URL {:?}: {e}", crate::config::redact::url(&u))),
         }
     }
     let mut interval = global.scrape_interval;
