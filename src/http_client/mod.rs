@@ -450,6 +450,15 @@ mod tests {
     use super::*;
     use crate::config::yaml;
 
+    /// The shared keys of `text` (a target's mapping) and the problems found.
+    fn decoded(text: &str) -> (HttpConfig, Vec<String>) {
+        let root = yaml::parse("t", text).unwrap();
+        let mut d = Decoder::new("t");
+        let mut f = d.map(&root, "").unwrap();
+        let c = decode(&mut d, &mut f, Duration::from_secs(5));
+        (c, d.diags.iter().map(|x| x.to_string()).collect())
+    }
+
     #[tokio::test]
     async fn an_echoed_request_leaves_no_credential_in_the_error() {
         let port = testkit::echo_server().await;
@@ -471,11 +480,8 @@ mod tests {
             ),
         ];
         for (cfg, url, secrets) in cases {
-            let root = yaml::parse("t", cfg).unwrap();
-            let mut d = Decoder::new("t");
-            let mut f = d.map(&root, "").unwrap();
-            let c = decode(&mut d, &mut f, Duration::from_secs(5));
-            assert!(d.ok(), "{:?}", d.diags);
+            let (c, msgs) = decoded(cfg);
+            assert!(msgs.is_empty(), "{msgs:?}");
             let req = client(&c).unwrap().post(&url).body("payload");
             let got = fetch(&c, req).await.unwrap();
             let raw = String::from_utf8_lossy(&got.body).into_owned();
@@ -510,11 +516,7 @@ mod tests {
                 "Authorization header",
             ),
         ] {
-            let root = yaml::parse("t", text).unwrap();
-            let mut d = Decoder::new("t");
-            let mut f = d.map(&root, "").unwrap();
-            decode(&mut d, &mut f, Duration::from_secs(1));
-            let msgs: Vec<String> = d.diags.iter().map(|x| x.to_string()).collect();
+            let (_, msgs) = decoded(text);
             assert_eq!(msgs.len(), 1, "{msgs:?}");
             assert!(
                 msgs[0].starts_with("t:1:6: url: the URL has credentials"),
@@ -526,11 +528,8 @@ mod tests {
             "url: http://u:p@h/\n",
             "url: http://h/\nbasic_auth: {username: u}\n",
         ] {
-            let root = yaml::parse("t", ok).unwrap();
-            let mut d = Decoder::new("t");
-            let mut f = d.map(&root, "").unwrap();
-            decode(&mut d, &mut f, Duration::from_secs(1));
-            assert!(d.ok(), "{ok}: {:?}", d.diags);
+            let (_, msgs) = decoded(ok);
+            assert!(msgs.is_empty(), "{ok}: {msgs:?}");
         }
     }
 

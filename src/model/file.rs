@@ -87,23 +87,37 @@ pub fn set_aside(path: &Path, now_ms: i64) -> io::Result<PathBuf> {
     Ok(aside)
 }
 
+/// For tests of state files.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub mod testkit {
+    use std::path::{Path, PathBuf};
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("telltale-file-{name}-{}", std::process::id()));
+    /// A fresh, empty directory for one test.
+    pub fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("telltale-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
     }
 
+    /// A FIFO at `path` (a read from it blocks until someone writes).
+    pub fn mkfifo(path: &Path) {
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::{dir, mkfifo};
+    use super::*;
+
     #[test]
     fn a_fifo_is_refused_without_blocking() {
-        let d = dir("fifo");
+        let d = dir("file-fifo");
         let p = d.join("state.json");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        mkfifo(&p);
         // Run in a thread so a regression shows as a failed test, not a hung one.
         let (tx, rx) = std::sync::mpsc::channel();
         let q = p.clone();
@@ -125,7 +139,7 @@ mod tests {
 
     #[test]
     fn files_are_written_read_and_set_aside() {
-        let d = dir("aside");
+        let d = dir("file-aside");
         let p = d.join("state.json");
         assert_eq!(read_regular(&p).unwrap(), None);
         write_atomic(&p, b"one").unwrap();

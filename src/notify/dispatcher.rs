@@ -604,9 +604,7 @@ mod tests {
 
     #[test]
     fn a_corrupt_queue_file_is_kept_aside() {
-        let dir = std::env::temp_dir().join(format!("telltale-notify-bad-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::model::file::testkit::dir("notify-bad");
         let path = dir.join("notify.json");
         std::fs::write(&path, "{\"version\": 1, \"targ").unwrap();
         let d = Dispatcher::new(vec![], 1, Vec::new());

@@ -272,6 +272,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::model::file::testkit::{dir, mkfifo};
     use crate::rules::alert::output::RestoreOptions;
     use crate::rules::alert::AlertState;
     use crate::rules::engine::{LogSink, Options};
@@ -296,13 +297,6 @@ mod tests {
         Engine::new(files, opts, store, Arc::new(LogSink), None).unwrap()
     }
 
-    fn dir(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("telltale-state-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     /// The first alert of the engine's one rule.
     fn active_at(e: &Engine) -> Option<(AlertState, i64)> {
         let st = e.groups[0].state();
@@ -322,10 +316,9 @@ mod tests {
 
     #[test]
     fn a_fifo_at_the_state_path_is_refused_without_blocking() {
-        let d = dir("fifo");
+        let d = dir("state-fifo");
         let p = d.join("state.json");
-        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        mkfifo(&p);
         let (tx, rx) = std::sync::mpsc::channel();
         let q = p.clone();
         std::thread::spawn(move || {
@@ -345,7 +338,7 @@ mod tests {
 
     #[test]
     fn a_future_active_at_is_clamped_with_a_warning() {
-        let d = dir("future");
+        let d = dir("state-future");
         let p = d.join("state.json");
         // 2058: the alert would stay pending for decades.
         saved_pending(&p, |v| {
@@ -365,7 +358,7 @@ mod tests {
 
     #[test]
     fn extreme_and_future_save_times_are_dropped_with_a_warning_not_a_panic() {
-        let d = dir("extreme");
+        let d = dir("state-extreme");
         let p = d.join("state.json");
         for (saved, active, want) in [
             (i64::MIN, NOW, "before_1970=1"),
@@ -390,7 +383,7 @@ mod tests {
 
     #[test]
     fn corrupt_and_unknown_version_files_are_kept_aside() {
-        let d = dir("corrupt");
+        let d = dir("state-corrupt");
         let p = d.join("state.json");
         for (text, want) in [
             (&b"{\"version\": 1, \"groups\": [tru"[..], "not JSON"),
@@ -422,7 +415,7 @@ mod tests {
 
     #[test]
     fn failed_writes_are_counted_and_logged_once_per_streak() {
-        let d = dir("writes");
+        let d = dir("state-writes");
         let bad = d.join("missing-dir").join("state.json");
         let e = engine();
         let (_, log) = crate::logging::capture(|| {
