@@ -390,4 +390,11 @@ pub(crate) mod tests {
             ]
         );
     }
+
+    #[test]
+    fn secret_query_params_are_decoded() {
+        let c = parse("c", "global: {secret_query_params: [sessionid, X-Sig]}\n").unwrap();
+        assert_eq!(c.global.secret_query_params, ["sessionid", "X-Sig"]);
+        assert!(parse("c", "global: {secret_query_params: nope}\n").is_err());
+    }
 }
