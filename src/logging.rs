@@ -93,8 +93,49 @@ pub fn init(level: &str, format: &str) {
     };
 }
 
+/// What `f` logs (debug and up, in the logfmt format) on this thread, for tests of log lines.
+#[cfg(test)]
+pub fn capture<R>(f: impl FnOnce() -> R) -> (R, String) {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let out = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(Level::DEBUG)
+        .with_writer(move || out.clone())
+        .event_format(Logfmt)
+        .finish();
+    let r = tracing::subscriber::with_default(sub, f);
+    let text =
+        String::from_utf8_lossy(&buf.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    (r, text)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn captured_lines() {
+        let ((), log) = super::capture(|| {
+            tracing::debug!(n = 1, "one");
+            tracing::info!("two words");
+        });
+        assert!(log.contains("level=debug msg=one n=1\n"), "{log}");
+        assert!(log.contains("level=info msg=\"two words\"\n"), "{log}");
+    }
+
     #[test]
     fn quoting() {
         assert_eq!(super::quote("plain"), "plain");

@@ -72,6 +72,15 @@ fn reload_keeps_the_old_config_on_errors_and_applies_good_ones() {
         value(&m, "telltale_config_reload_failures_total"),
         Some(1.0)
     );
+
+    // An empty file on reload (a truncated write) is refused: the collectors stay.
+    std::fs::write(&cfg, "").unwrap();
+    let r = common::http(&p.addr(), "POST", "/-/reload", &[], "").unwrap();
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("empty on reload"), "{}", r.text());
+    let m = wait_for(&p.addr(), "telltale_config_last_reload_successful", 0.0);
+    assert!(m.contains("node_memory_MemTotal_bytes "), "{m}");
+    assert!(p.log_text().contains("empty on reload"), "{}", p.log_text());
 }
 
 #[test]
@@ -108,4 +117,47 @@ fn a_bad_config_at_start_is_refused_with_positions() {
         err.contains("bad_duration.yml:2:20: global.scrape_interval"),
         "{err}"
     );
+}
+
+/// A FIFO at the state path (or at the notification queue file beside it) used to block
+/// start-up forever without a log line: now it is refused, logged, and telltale starts.
+#[test]
+fn a_fifo_at_the_state_path_does_not_block_start_up() {
+    let dir = std::env::temp_dir().join(format!("telltale-fifo-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    for p in [&state, &dir.join("state.notifications.json")] {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    std::fs::write(
+        dir.join("rules.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    let cfg = dir.join("telltale.yml");
+    std::fs::write(
+        &cfg,
+        "system: {enabled: false}\nrule_files: [rules.yml]\nalerting:\n  webhooks:\n    - {name: w, url: 'http://127.0.0.1:1/'}\n",
+    )
+    .unwrap();
+    let args = vec![
+        "--web.listen-address=127.0.0.1:{port}".to_string(),
+        format!("--config={}", cfg.display()),
+        format!("--rules.state-file={}", state.display()),
+    ];
+    // `spawn` fails the test if /-/ready does not answer within 20 s.
+    let p = common::spawn(&common::bin(), &args, "/-/ready");
+    let log = p.log_text();
+    assert!(log.contains("a FIFO is there, not a regular file"), "{log}");
+    assert!(
+        log.contains("cannot restore pending notifications"),
+        "{log}"
+    );
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -90,7 +90,12 @@ pub fn external_url(args: &RunArgs, config: &Config) -> String {
 
 /// An Alertmanager from `--alertmanager.url`: `http(s)://host:port[/prefix]`.
 fn alertmanager_flag(u: &str) -> Result<AlertmanagerConfig, String> {
-    let err = || format!("--alertmanager.url {u:?}: want http://host:port[/prefix]");
+    let err = || {
+        format!(
+            "--alertmanager.url {:?}: want http://host:port[/prefix]",
+            crate::config::redact::url(u)
+        )
+    };
     let (scheme, rest) = u.split_once("://").ok_or_else(err)?;
     if !matches!(scheme, "http" | "https") || rest.is_empty() {
         return Err(err());

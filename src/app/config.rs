@@ -58,18 +58,40 @@ pub struct SystemConfig {
 
 /// Reads and validates a config file (or the embedded default when `path` is `None`).
 pub fn load(path: Option<&Path>) -> Result<Config, Vec<Diag>> {
+    load_as(path, false)
+}
+
+/// `load` for a reload: an empty or whitespace-only file is refused, since a truncated write
+/// looks exactly like that and would drop every rule and alert state (at start-up an empty
+/// file is a valid config with every default).
+pub fn load_for_reload(path: Option<&Path>) -> Result<Config, Vec<Diag>> {
+    load_as(path, true)
+}
+
+fn load_as(path: Option<&Path>, refuse_empty: bool) -> Result<Config, Vec<Diag>> {
     match path {
         None => parse(EMBEDDED_NAME, EMBEDDED_DEFAULT),
         Some(p) => {
             let name = p.display().to_string();
-            let text = std::fs::read_to_string(p).map_err(|e| {
-                vec![Diag {
-                    file: name.clone(),
-                    pos: yaml::Pos { line: 0, col: 0 },
-                    path: String::new(),
-                    msg: format!("cannot read config: {e}"),
-                }]
-            })?;
+            let whole_file = |msg: String| Diag {
+                file: name.clone(),
+                pos: yaml::Pos { line: 0, col: 0 },
+                path: String::new(),
+                msg,
+            };
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| vec![whole_file(format!("cannot read config: {e}"))])?;
+            if refuse_empty && text.trim().is_empty() {
+                return Err(vec![whole_file(format!(
+                    "the file is {} on reload (a truncated write?); keeping the running \
+                     configuration",
+                    if text.is_empty() {
+                        "empty"
+                    } else {
+                        "only whitespace"
+                    }
+                ))]);
+            }
             parse(&name, &text)
         }
     }
@@ -113,6 +135,8 @@ fn decode(d: &mut Decoder, root: &Node) -> Config {
     if let Some(n) = f.get("global") {
         cfg.global = decode_global(d, n);
     }
+    // Before the sections: names made from URLs while decoding (remote_write's) are redacted.
+    crate::config::redact::set_secret_params(&cfg.global.secret_query_params);
     if let Some(n) = f.get("system") {
         cfg.system = decode_system(d, n);
     }
@@ -187,6 +211,9 @@ fn decode_global(d: &mut Decoder, n: &Node) -> Global {
                 d.error(n.key_pos(k), &path, format!("invalid label name {k:?}"));
             }
         }
+    }
+    if let Some(n) = f.get("secret_query_params") {
+        g.secret_query_params = d.string_list(n, &f.at("secret_query_params"));
     }
     f.finish(d, "global");
     g
@@ -362,5 +389,12 @@ pub(crate) mod tests {
                 "c.yml:3:3: rules: unknown field \"bogus\" in rules",
             ]
         );
+    }
+
+    #[test]
+    fn secret_query_params_are_decoded() {
+        let c = parse("c", "global: {secret_query_params: [sessionid, X-Sig]}\n").unwrap();
+        assert_eq!(c.global.secret_query_params, ["sessionid", "X-Sig"]);
+        assert!(parse("c", "global: {secret_query_params: nope}\n").is_err());
     }
 }

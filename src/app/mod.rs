@@ -226,7 +226,7 @@ impl App {
 
     /// Re-reads the config; on any problem the running state is kept and the failure recorded.
     pub fn reload(&self) -> Result<(), String> {
-        let result = config::load(self.args.config.as_deref())
+        let result = config::load_for_reload(self.args.config.as_deref())
             .map_err(|ds| {
                 ds.iter()
                     .map(|d| d.to_string())
@@ -356,5 +356,15 @@ mod tests {
         app.reload().unwrap();
         assert_eq!(app.current().config.global.scrape_interval.as_secs(), 9);
         assert!(app.reload.lock().unwrap().ok);
+        // A truncated write (nothing, or only whitespace) is refused and says so.
+        for (text, why) in [("", "empty"), (" \n\t\n", "only whitespace")] {
+            std::fs::write(&file, text).unwrap();
+            let e = app.reload().unwrap_err();
+            assert!(e.contains(why), "{e}");
+            assert_eq!(app.current().config.global.scrape_interval.as_secs(), 9);
+            assert!(!app.reload.lock().unwrap().ok);
+            // At start-up the same file is a valid config of defaults.
+            assert!(config::load(Some(&file)).is_ok());
+        }
     }
 }

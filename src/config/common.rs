@@ -12,6 +12,8 @@ pub struct Global {
     pub scrape_timeout: Duration,
     pub evaluation_interval: Duration,
     pub external_labels: Vec<(String, String)>,
+    /// Query parameters hidden in every URL shown, beyond `redact::SECRET_QUERY_PARAMS`.
+    pub secret_query_params: Vec<String>,
 }
 
 impl Default for Global {
@@ -21,6 +23,7 @@ impl Default for Global {
             scrape_timeout: Duration::from_secs(10),
             evaluation_interval: Duration::from_secs(15),
             external_labels: Vec::new(),
+            secret_query_params: Vec::new(),
         }
     }
 }
@@ -57,8 +60,8 @@ pub fn secret(d: &mut Decoder, f: &mut Fields, key: &str) -> Option<String> {
 pub fn check_url(u: &str) -> Result<(), String> {
     match reqwest::Url::parse(u) {
         Ok(p) if matches!(p.scheme(), "http" | "https") && p.host_str().is_some() => Ok(()),
-        Ok(_) => Err(format!("not an http(s) URL: {u:?}")),
-        Err(e) => Err(format!("invalid URL {u:?}: {e}")),
+        Ok(_) => Err(format!("not an http(s) URL: {:?}", super::redact::url(u))),
+        Err(e) => Err(format!("invalid URL {:?}: {e}", super::redact::url(u))),
     }
 }
 

@@ -6,8 +6,11 @@
 //! Secret: the value of a key named `password`, `bearer_token`, `api_token`, `credentials`,
 //! `token`, `api_key`, `auth_password`, starting with `secret` or ending in `_password`,
 //! `_token` or `_secret`; every value under a `headers` mapping (they carry `Authorization`);
-//! a Slack receiver's `url` (its path is the credential); the password in any
-//! `scheme://user:password@host` URL. `*_file` keys show the path, never the contents.
+//! a Slack receiver's `url` (its path is the credential); in any URL what [`url`] hides.
+//! `*_file` keys show the path, never the contents.
+//!
+//! The same [`url`] redaction is used for every URL telltale shows anywhere, and [`Scrub`]
+//! removes a request's own credentials from what its peer answers.
 
 use super::yaml::{Node, Value};
 
@@ -42,20 +45,206 @@ fn hidden(path: &[&str]) -> bool {
     parent == Some("headers") || (*last == "url" && path.contains(&"slack"))
 }
 
-/// `http://user:pass@host/` → `http://user:<secret>@host/`.
-fn redact_userinfo(s: &str) -> Option<String> {
+/// Query parameters whose values are credentials in any URL telltale shows (matched without
+/// regard to case); `global.secret_query_params` adds more.
+pub const SECRET_QUERY_PARAMS: &[&str] = &[
+    "access_token",
+    "api_key",
+    "api-key",
+    "apikey",
+    "auth",
+    "auth_token",
+    "client_secret",
+    "key",
+    "pass",
+    "passwd",
+    "password",
+    "private_token",
+    "secret",
+    "sig",
+    "signature",
+    "token",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-amz-signature",
+];
+
+/// The configured additions to [`SECRET_QUERY_PARAMS`] (lower case), set before the running
+/// state is built.
+static EXTRA_PARAMS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Sets the extra secret query parameters (`global.secret_query_params`).
+pub fn set_secret_params(extra: &[String]) {
+    let mut w = EXTRA_PARAMS.write().unwrap_or_else(|e| e.into_inner());
+    *w = extra.iter().map(|p| p.to_ascii_lowercase()).collect();
+}
+
+fn extra_params() -> Vec<String> {
+    EXTRA_PARAMS
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+fn secret_param(name: &str, extra: &[String]) -> bool {
+    let n = name.to_ascii_lowercase();
+    SECRET_QUERY_PARAMS.contains(&n.as_str()) || extra.contains(&n)
+}
+
+/// The parts of a URL that matter here: scheme and `//`, userinfo, the rest of the authority
+/// and path, the query, the fragment (with its `#`).
+struct Parts<'a> {
+    head: &'a str,
+    userinfo: Option<&'a str>,
+    host_path: &'a str,
+    query: Option<&'a str>,
+    fragment: &'a str,
+}
+
+fn split(s: &str) -> Option<Parts<'_>> {
     let scheme_end = s.find("://")? + 3;
+    if !s[..scheme_end - 3]
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return None;
+    }
     let rest = &s[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let at = rest[..authority_end].rfind('@')?;
-    let colon = rest[..at].find(':')?;
-    Some(format!(
-        "{}{}{}{}",
-        &s[..scheme_end],
-        &rest[..=colon],
-        SECRET,
-        &rest[at..]
-    ))
+    let (rest, fragment) = rest.split_at(rest.find('#').unwrap_or(rest.len()));
+    let (before_q, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let authority_end = before_q.find('/').unwrap_or(before_q.len());
+    let (userinfo, host_path) = match before_q[..authority_end].rfind('@') {
+        Some(at) => (Some(&before_q[..at]), &before_q[at + 1..]),
+        None => (None, before_q),
+    };
+    Some(Parts {
+        head: &s[..scheme_end],
+        userinfo,
+        host_path,
+        query,
+        fragment,
+    })
+}
+
+/// A URL as telltale shows it anywhere outside the process (APIs, the status page, metric
+/// labels, logs, error messages): `user:password@` → `user:<secret>@`, a userinfo without a
+/// password (often a token) → `<secret>@`, and the value of every secret query parameter
+/// ([`SECRET_QUERY_PARAMS`], `global.secret_query_params`) → `<secret>`. Anything that is not
+/// a `scheme://` URL is returned as it is.
+pub fn url(s: &str) -> String {
+    url_with(s, &extra_params())
+}
+
+fn url_with(s: &str, extra: &[String]) -> String {
+    let Some(p) = split(s) else {
+        return s.to_string();
+    };
+    let mut out = String::with_capacity(s.len());
+    out.push_str(p.head);
+    if let Some(u) = p.userinfo {
+        if let Some((user, _)) = u.split_once(':') {
+            out.push_str(user);
+            out.push(':');
+        }
+        out.push_str(SECRET);
+        out.push('@');
+    }
+    out.push_str(p.host_path);
+    if let Some(q) = p.query {
+        out.push('?');
+        for (i, pair) in q.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match pair.split_once('=') {
+                Some((k, _)) if secret_param(k, extra) => {
+                    out.push_str(k);
+                    out.push('=');
+                    out.push_str(SECRET);
+                }
+                _ => out.push_str(pair),
+            }
+        }
+    }
+    out.push_str(p.fragment);
+    out
+}
+
+/// The credentials a URL carries (its userinfo's parts, secret query values), for [`Scrub`].
+pub fn url_secrets(s: &str) -> Vec<String> {
+    let Some(p) = split(s) else {
+        return Vec::new();
+    };
+    let extra = extra_params();
+    let mut out = Vec::new();
+    if let Some(u) = p.userinfo {
+        match u.split_once(':') {
+            Some((_, pw)) => out.push(pw.to_string()),
+            None => out.push(u.to_string()),
+        }
+    }
+    for pair in p.query.unwrap_or("").split('&') {
+        if let Some((k, v)) = pair.split_once('=') {
+            if secret_param(k, &extra) {
+                out.push(v.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Secrets shorter than this are not searched for in text: they would match ordinary words.
+pub const MIN_SCRUBBED: usize = 4;
+
+/// The credentials one request carried, to remove from whatever its peer answers before the
+/// answer is logged or shown (an upstream that echoes request headers would otherwise leak
+/// them through an error message).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scrub(Vec<String>);
+
+impl Scrub {
+    pub fn add(&mut self, secret: &str) {
+        let s = secret.trim();
+        if s.len() >= MIN_SCRUBBED && !self.0.iter().any(|x| x == s) {
+            self.0.push(s.to_string());
+        }
+    }
+
+    /// `text` with every secret replaced by `<secret>`, longest first (so a secret that
+    /// contains another goes whole).
+    pub fn text(&self, text: &str) -> String {
+        let mut by_len: Vec<&String> = self.0.iter().collect();
+        by_len.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut out = text.to_string();
+        for s in by_len {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), SECRET);
+            }
+        }
+        out
+    }
+
+    /// The start of a peer's answer for an error message: at most `max` characters, scrubbed
+    /// (before the cut, so a secret across it cannot leave a prefix), control characters as
+    /// spaces, trimmed; `…` marks a cut.
+    pub fn excerpt(&self, body: &[u8], max: usize) -> String {
+        let longest = self.0.iter().map(String::len).max().unwrap_or(0);
+        let head = &body[..body.len().min(max * 4 + longest)];
+        let clean = self.text(&String::from_utf8_lossy(head));
+        let mut out: String = clean
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(max)
+            .collect();
+        out = out.trim().to_string();
+        if clean.chars().count() > max || head.len() < body.len() {
+            out.push('…');
+        }
+        out
+    }
 }
 
 /// Re-emits `root` as block YAML with secrets replaced.
@@ -102,8 +291,8 @@ fn emit_inline(out: &mut String, n: &Node, path: &[&str]) {
         Value::Scalar(s, quoted) => {
             if hidden(path) {
                 out.push_str(SECRET);
-            } else if let Some(r) = redact_userinfo(s) {
-                out.push_str(&scalar_text(&r, true));
+            } else if url(s) != *s {
+                out.push_str(&scalar_text(&url(s), true));
             } else {
                 out.push_str(&scalar_text(s, *quoted));
             }
@@ -206,13 +395,54 @@ mod tests {
     }
 
     #[test]
-    fn url_passwords_are_hidden() {
+    fn url_passwords_and_tokens_are_hidden() {
         assert_eq!(
-            redact_userinfo("https://u:pw@h:9/p?q=a@b").as_deref(),
-            Some("https://u:<secret>@h:9/p?q=a@b")
+            url("https://u:pw@h:9/p?q=a@b"),
+            "https://u:<secret>@h:9/p?q=a@b"
         );
-        assert_eq!(redact_userinfo("https://h/p?x=a:b@c"), None);
-        assert!(show("datasource: {url: 'http://a:b@h/'}\n").contains("http://a:<secret>@h/"));
+        assert_eq!(url("https://h/p?x=a:b@c"), "https://h/p?x=a:b@c");
+        assert_eq!(url("https://ghp_tok@h/"), "https://<secret>@h/");
+        assert_eq!(
+            url("http://h/api?apikey=K1&x=1&Token=T2&access_token=&q=token#frag"),
+            "http://h/api?apikey=<secret>&x=1&Token=<secret>&access_token=<secret>&q=token#frag"
+        );
+        assert_eq!(url("not a url: token=x"), "not a url: token=x");
+        assert_eq!(url("h:9100"), "h:9100");
+        assert_eq!(
+            url_secrets("http://u:pw12@h/?apikey=K1&a=b"),
+            vec!["pw12", "K1"]
+        );
+        assert!(show("datasource: {url: 'http://a:b@h/?token=zz'}\n")
+            .contains("http://a:<secret>@h/?token=<secret>"));
+    }
+
+    #[test]
+    fn configured_params_are_hidden_too() {
+        // (The process-wide list is set by config decoding, which other tests run at once.)
+        let u = "http://h/?SessionId=abc";
+        assert_eq!(url_with(u, &[]), u);
+        assert_eq!(
+            url_with(u, &["sessionid".into()]),
+            "http://h/?SessionId=<secret>"
+        );
+    }
+
+    #[test]
+    fn answers_are_scrubbed_and_cut() {
+        let mut s = Scrub::default();
+        for x in ["hunter22", "dXNlcjpodW50ZXIyMg==", "abc", "hunter22"] {
+            s.add(x);
+        }
+        let body = b"echo: Authorization: Basic dXNlcjpodW50ZXIyMg==\r\nX-Pass: hunter22 ";
+        assert_eq!(
+            s.excerpt(body, 200),
+            "echo: Authorization: Basic <secret>  X-Pass: <secret>"
+        );
+        // "abc" is too short to look for.
+        assert_eq!(s.text("abcdef"), "abcdef");
+        let long = format!("{}hunter22", "x".repeat(10));
+        assert_eq!(s.excerpt(long.as_bytes(), 12), "xxxxxxxxxx<s…");
+        assert_eq!(s.excerpt(&[0xff, b'o', b'k'], 10), "\u{fffd}ok");
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod retry;
 use std::time::{Duration, Instant};
 
 use crate::config::common::secret;
+use crate::config::redact;
+use crate::config::redact::Scrub;
 use crate::config::yaml::{Decoder, Fields};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -72,6 +74,7 @@ pub fn decode(d: &mut Decoder, f: &mut Fields, default_timeout: Duration) -> Htt
             "at most one of basic_auth and bearer_token may be set",
         );
     }
+    check_url_auth(d, f, &c);
     if let Some(n) = f.get("tls_config") {
         if let Some(mut t) = d.map(n, &f.at("tls_config")) {
             c.ca_file = t.get("ca_file").and_then(|v| d.string(v, &t.at("ca_file")));
@@ -85,6 +88,47 @@ pub fn decode(d: &mut Decoder, f: &mut Fields, default_timeout: Duration) -> Htt
         c.body_size_limit = v;
     }
     c
+}
+
+/// A `url` with `user:password@` sends its own `Authorization` header; with `basic_auth`,
+/// `bearer_token` or an `Authorization` header as well the request would carry two, and which
+/// one a server takes is anyone's guess: refused at load, at the URL.
+fn check_url_auth(d: &mut Decoder, f: &mut Fields, c: &HttpConfig) {
+    let Some(n) = f.get("url") else { return };
+    // Expanded as the kind's own decoding does, into a scratch decoder: its problems are
+    // reported there once.
+    let mut scratch = Decoder::new("");
+    scratch.expand_env = d.expand_env;
+    let Some(u) = scratch.string(n, "url") else {
+        return;
+    };
+    let Ok(parsed) = reqwest::Url::parse(&u) else {
+        return;
+    };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return;
+    }
+    let also = if c.basic_auth.is_some() {
+        "basic_auth"
+    } else if c.bearer_token.is_some() {
+        "bearer_token"
+    } else if c
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+    {
+        "an Authorization header"
+    } else {
+        return;
+    };
+    d.error(
+        n.pos,
+        &f.at("url"),
+        format!(
+            "the URL has credentials (user:password@) and {also} is set too: the request \
+             would carry two Authorization headers; keep one"
+        ),
+    );
 }
 
 /// A size key above 0 (`4MiB`, `512KiB`, `1048576`); `None` when absent or invalid (reported).
@@ -195,12 +239,69 @@ impl std::fmt::Display for FetchError {
 }
 
 /// A completed response: status, body (within the cap), the leaf certificate when TLS was used,
-/// and how long it took.
+/// how long it took, and the credentials the request carried (to keep out of messages).
 pub struct Fetched {
     pub status: u16,
     pub body: Vec<u8>,
     pub peer_cert_der: Option<Vec<u8>>,
     pub elapsed: Duration,
+    pub scrub: Scrub,
+}
+
+/// How much of a peer's answer an error message quotes.
+pub const EXCERPT_CHARS: usize = 256;
+
+impl Fetched {
+    /// The start of the body for an error message: cut at [`EXCERPT_CHARS`], the request's own
+    /// credentials (auth headers, header values, URL userinfo and secret query values) removed,
+    /// so an upstream that echoes the request cannot leak them into logs, `lastError` or
+    /// metrics.
+    pub fn excerpt(&self) -> String {
+        self.scrub.excerpt(&self.body, EXCERPT_CHARS)
+    }
+}
+
+/// The credentials of a built request: the config's header values, basic-auth password and
+/// bearer token, every `Authorization` value (also the one made from a URL's userinfo) with
+/// its token and decoded password, and the URL's secret query values.
+fn request_secrets(c: &HttpConfig, req: &reqwest::Request) -> Scrub {
+    use base64::Engine as _;
+    let mut s = Scrub::default();
+    for (_, v) in &c.headers {
+        s.add(v);
+    }
+    if let Some((_, p)) = &c.basic_auth {
+        s.add(p);
+    }
+    if let Some(t) = &c.bearer_token {
+        s.add(t);
+    }
+    for name in [
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::PROXY_AUTHORIZATION,
+    ] {
+        for v in req.headers().get_all(name) {
+            let Ok(v) = v.to_str() else { continue };
+            s.add(v);
+            let Some((scheme, token)) = v.split_once(' ') else {
+                continue;
+            };
+            s.add(token);
+            if scheme.eq_ignore_ascii_case("basic") {
+                let plain = base64::engine::general_purpose::STANDARD
+                    .decode(token.trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                if let Some((_, pw)) = plain.as_deref().and_then(|p| p.split_once(':')) {
+                    s.add(pw);
+                }
+            }
+        }
+    }
+    for v in redact::url_secrets(req.url().as_str()) {
+        s.add(&v);
+    }
+    s
 }
 
 /// The URL is left out of the message: a Slack webhook's path and a `user:password@` are
@@ -242,8 +343,11 @@ pub async fn fetch(
         req = req.bearer_auth(t);
     }
     let start = Instant::now();
+    let (client, built) = req.build_split();
+    let built = built.map_err(classify)?;
+    let scrub = request_secrets(c, &built);
     let work = async {
-        let mut resp = req.send().await.map_err(classify)?;
+        let mut resp = client.execute(built).await.map_err(classify)?;
         let status = resp.status().as_u16();
         let peer_cert_der = resp
             .extensions()
@@ -269,6 +373,7 @@ pub async fn fetch(
             body,
             peer_cert_der,
             elapsed: Duration::ZERO,
+            scrub,
         })
     };
     match tokio::time::timeout(c.timeout, work).await {
@@ -299,6 +404,32 @@ pub fn decode_http(d: &mut Decoder, f: &mut Fields) -> HttpConfig {
     h
 }
 
+/// For tests of what leaves the process in error messages.
+#[cfg(test)]
+pub mod testkit {
+    /// A server that answers every request with `500` and the request itself as the body, as
+    /// some proxies and debug endpoints do.
+    pub async fn echo_server() -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let n = c.read(&mut buf).await.unwrap_or(0);
+                let body = &buf[..n];
+                let head = format!(
+                    "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(head.as_bytes()).await;
+                let _ = c.write_all(body).await;
+            }
+        });
+        port
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]
@@ -318,6 +449,89 @@ mod tests {
 
     use super::*;
     use crate::config::yaml;
+
+    /// The shared keys of `text` (a target's mapping) and the problems found.
+    fn decoded(text: &str) -> (HttpConfig, Vec<String>) {
+        let root = yaml::parse("t", text).unwrap();
+        let mut d = Decoder::new("t");
+        let mut f = d.map(&root, "").unwrap();
+        let c = decode(&mut d, &mut f, Duration::from_secs(5));
+        (c, d.diags.iter().map(|x| x.to_string()).collect())
+    }
+
+    #[tokio::test]
+    async fn an_echoed_request_leaves_no_credential_in_the_error() {
+        let port = testkit::echo_server().await;
+        let cases = [
+            (
+                "basic_auth: {username: u, password: hunter2pw}\nheaders: {X-Api-Key: hdr-secret-1}\n",
+                format!("http://127.0.0.1:{port}/alerts?apikey=query-secret&x=1"),
+                vec!["hdr-secret-1", "query-secret", "dTpodW50ZXIycHc="],
+            ),
+            (
+                "bearer_token: tok-secret-2\n",
+                format!("http://127.0.0.1:{port}/"),
+                vec!["tok-secret-2"],
+            ),
+            (
+                "{}\n",
+                format!("http://user:url-pass-3@127.0.0.1:{port}/"),
+                vec!["dXNlcjp1cmwtcGFzcy0z"],
+            ),
+        ];
+        for (cfg, url, secrets) in cases {
+            let (c, msgs) = decoded(cfg);
+            assert!(msgs.is_empty(), "{msgs:?}");
+            let req = client(&c).unwrap().post(&url).body("payload");
+            let got = fetch(&c, req).await.unwrap();
+            let raw = String::from_utf8_lossy(&got.body).into_owned();
+            // The test means something: the peer did echo every credential.
+            for s in &secrets {
+                assert!(raw.contains(s), "{s} not echoed in {raw}");
+            }
+            let e = retry::classify_response(&got).unwrap_err();
+            assert!(e.retryable && e.message.starts_with("bad response status 500: POST /"));
+            for s in &secrets {
+                assert!(!e.message.contains(s), "{s} leaked: {}", e.message);
+            }
+            assert!(e.message.contains("<secret>"), "{}", e.message);
+            assert!(
+                e.message.chars().count() <= EXCERPT_CHARS + 40,
+                "{}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn url_credentials_with_other_auth_are_refused_at_the_url() {
+        for (text, also) in [
+            (
+                "url: http://u:p@h/\nbasic_auth: {username: u, password: p}\n",
+                "basic_auth",
+            ),
+            ("url: http://u:p@h/\nbearer_token: t\n", "bearer_token"),
+            (
+                "url: http://tok@h/\nheaders: {authorization: x}\n",
+                "Authorization header",
+            ),
+        ] {
+            let (_, msgs) = decoded(text);
+            assert_eq!(msgs.len(), 1, "{msgs:?}");
+            assert!(
+                msgs[0].starts_with("t:1:6: url: the URL has credentials"),
+                "{msgs:?}"
+            );
+            assert!(msgs[0].contains(also), "{msgs:?}");
+        }
+        for ok in [
+            "url: http://u:p@h/\n",
+            "url: http://h/\nbasic_auth: {username: u}\n",
+        ] {
+            let (_, msgs) = decoded(ok);
+            assert!(msgs.is_empty(), "{ok}: {msgs:?}");
+        }
+    }
 
     #[test]
     fn sizes() {

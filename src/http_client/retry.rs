@@ -32,12 +32,19 @@ impl std::fmt::Display for SendError {
 }
 
 /// The result of an HTTP POST: 2xx is delivered; 429 and 5xx are worth a retry; any other
-/// status is permanent (a malformed payload or bad credentials do not heal by themselves).
-pub fn classify_status(status: u16, body: &[u8]) -> Result<(), SendError> {
-    let text = || {
-        let b = String::from_utf8_lossy(&body[..body.len().min(256)]);
-        format!("bad response status {status}: {}", b.trim())
-    };
+/// status is permanent (a malformed payload or bad credentials do not heal by themselves). The
+/// message quotes the start of the answer without the request's credentials
+/// ([`super::Fetched::excerpt`]).
+pub fn classify_response(r: &super::Fetched) -> Result<(), SendError> {
+    if (200..300).contains(&r.status) {
+        return Ok(());
+    }
+    classify_status(r.status, &r.excerpt())
+}
+
+/// [`classify_response`] of a status and the excerpt of its body.
+pub fn classify_status(status: u16, excerpt: &str) -> Result<(), SendError> {
+    let text = || format!("bad response status {status}: {excerpt}");
     match status {
         200..=299 => Ok(()),
         429 => Err(SendError::new(true, "http_429", text())),
@@ -73,17 +80,17 @@ mod tests {
 
     #[test]
     fn status_classification_decides_retries() {
-        assert!(classify_status(200, b"").is_ok());
-        assert!(classify_status(204, b"").is_ok());
-        let e = classify_status(503, b"down").unwrap_err();
+        assert!(classify_status(200, "").is_ok());
+        assert!(classify_status(204, "").is_ok());
+        let e = classify_status(503, "down").unwrap_err();
         assert!(e.retryable && e.reason == "http_5xx" && e.message.contains("down"));
-        let e = classify_status(429, b"").unwrap_err();
+        let e = classify_status(429, "").unwrap_err();
         assert!(e.retryable && e.reason == "http_429");
-        let e = classify_status(400, b"bad alert").unwrap_err();
+        let e = classify_status(400, "bad alert").unwrap_err();
         assert!(!e.retryable && e.reason == "http_4xx");
-        let e = classify_status(401, b"").unwrap_err();
+        let e = classify_status(401, "").unwrap_err();
         assert!(!e.retryable);
-        let e = classify_status(302, b"").unwrap_err();
+        let e = classify_status(302, "").unwrap_err();
         assert!(!e.retryable && e.reason == "http_other");
         use crate::http_client::FetchError;
         let e = classify_fetch(FetchError::Connect("refused".into()));

@@ -13,6 +13,7 @@ macro_rules! registry {
 }
 
 pub mod family;
+pub mod file;
 pub mod labels;
 pub mod time;
 

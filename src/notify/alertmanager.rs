@@ -9,7 +9,7 @@ use super::config::AlertmanagerConfig;
 use super::payload::{AlertJson, LabelObj};
 use super::{Message, Mode, Notifier, OutAlert, SendFuture};
 use crate::http_client;
-use crate::http_client::retry::{classify_fetch, classify_status};
+use crate::http_client::retry::{classify_fetch, classify_response};
 use crate::http_client::USER_AGENT;
 
 /// The request body for a batch.
@@ -42,7 +42,8 @@ impl Alertmanager {
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
         Ok(Alertmanager {
-            name: cfg.api("alerts"),
+            // The `notifier` label and log field: without the URL's credentials.
+            name: crate::config::redact::url(&cfg.api("alerts")),
             cfg: cfg.clone(),
             client,
             batch: batch.max(1),
@@ -89,7 +90,7 @@ impl Notifier for Alertmanager {
             let r = http_client::fetch(&self.cfg.http, req)
                 .await
                 .map_err(classify_fetch)?;
-            classify_status(r.status, &r.body)
+            classify_response(&r)
         })
     }
 
@@ -164,5 +165,23 @@ mod tests {
         let n = Alertmanager::new(&c, 0).unwrap();
         assert_eq!(n.name(), "http://am:9093/am/api/v2/alerts");
         assert_eq!(n.mode(), Mode::Batch(1));
+        // The name is the `notifier` label and the log field: no credentials in it.
+        let c = AlertmanagerConfig {
+            url: "http://user:hunter2@am:9093/?token=t0k3n".into(),
+            ..c
+        };
+        let n = Alertmanager::new(&c, 0).unwrap();
+        assert!(!n.name().contains("hunter2") && !n.name().contains("t0k3n"));
+        assert!(
+            n.name().starts_with("http://user:<secret>@am:9093/"),
+            "{}",
+            n.name()
+        );
+        let d = crate::notify::Dispatcher::new(vec![std::sync::Arc::new(n)], 10, Vec::new());
+        let m = crate::model::encode(&d.families(), crate::model::Format::Text);
+        assert!(
+            !m.contains("hunter2") && m.contains("notifier=\"http://user:<secret>@am"),
+            "{m}"
+        );
     }
 }

@@ -19,6 +19,7 @@ use super::queue::{Done, Next, Queue};
 use super::stats::{self, Stats, TargetView};
 use super::{Message, Mode, Notifier, OutAlert};
 use crate::http_client::retry::SendError;
+use crate::model::file;
 use crate::model::time::now_ms;
 use crate::model::{Family, Labels};
 
@@ -245,27 +246,26 @@ impl Dispatcher {
             );
         }
         let text = serde_json::to_vec(&saved).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("tmp");
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| format!("cannot write {}: {e}", path.display()))
+        file::write_atomic(path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
     /// Restores what `save` wrote (a missing file is a first start). Returns the number of
-    /// alerts put back in queues; targets no longer configured are logged and skipped.
+    /// alerts put back in queues; targets no longer configured are logged and skipped. Only a
+    /// regular file is read (a FIFO there cannot block start-up); one that does not parse is
+    /// moved to `<path>.corrupt-<time>` so the next save does not destroy it.
     pub fn load(&self, path: &Path) -> Result<usize, String> {
-        let text = match std::fs::read(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        let text = match file::read_regular(path) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(0),
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
-        let saved: Saved = serde_json::from_slice(&text)
-            .map_err(|e| format!("cannot parse {}: {e}", path.display()))?;
+        let saved: Saved = serde_json::from_slice(&text).map_err(|e| {
+            let kept = match file::set_aside(path, now_ms()) {
+                Ok(p) => format!("kept as {}", p.display()),
+                Err(e) => format!("not moved aside: {e}"),
+            };
+            format!("cannot parse {} ({kept}): {e}", path.display())
+        })?;
         let mut restored = 0;
         for (name, st) in saved.targets {
             let Some(t) = self.targets.iter().find(|t| t.name() == name) else {
@@ -599,6 +599,23 @@ mod tests {
                 .unwrap(),
             0
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_queue_file_is_kept_aside() {
+        let dir = crate::model::file::testkit::dir("notify-bad");
+        let path = dir.join("notify.json");
+        std::fs::write(&path, "{\"version\": 1, \"targ").unwrap();
+        let d = Dispatcher::new(vec![], 1, Vec::new());
+        let e = d.load(&path).unwrap_err();
+        assert!(
+            e.contains("kept as") && e.contains("notify.json.corrupt-"),
+            "{e}"
+        );
+        assert!(!path.exists());
+        d.save(&path).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

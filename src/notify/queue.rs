@@ -144,20 +144,29 @@ impl Queue {
         self.enforce_bound()
     }
 
-    /// Drops the oldest alerts (whole messages for a grouping target) past the bound; the
-    /// message being sent right now is left alone.
+    /// Drops the oldest alerts past the bound, the same way for both kinds of target: whole
+    /// messages from the front while they fit in the excess, then the oldest alerts of the next
+    /// one (the first queued of a batch; those with the earliest `startsAt` of a group's
+    /// notification, which is in Alertmanager's job/instance order), so a 200-alert group over
+    /// a bound of 50 keeps its 50 newest. The message being sent right now is left alone.
     fn enforce_bound(&mut self) -> u64 {
         let mut dropped = 0u64;
         while self.len > self.capacity {
+            let excess = self.len - self.capacity;
             let i = usize::from(self.in_flight);
             let Some(m) = self.items.get_mut(i) else {
                 break;
             };
-            let n = if self.batch > 0 && m.alerts.len() > 1 {
-                let a = Arc::make_mut(m).alerts.remove(0);
+            let n = if m.alerts.len() > excess {
+                let m = Arc::make_mut(m);
+                let gone: Vec<OutAlert> = if self.batch > 0 {
+                    m.alerts.drain(..excess).collect()
+                } else {
+                    take_oldest(&mut m.alerts, excess)
+                };
                 let seq = m.seq;
-                self.unindex(&[a], seq);
-                1
+                self.unindex(&gone, seq);
+                excess
             } else {
                 let m = self.items.remove(i).expect("index checked");
                 self.unindex(&m.alerts, m.seq);
@@ -244,6 +253,20 @@ impl Queue {
         }
         self.dropped - before
     }
+}
+
+/// Removes and returns the `k` alerts with the earliest `startsAt` (the first of equals), the
+/// others keeping their order.
+fn take_oldest(alerts: &mut Vec<OutAlert>, k: usize) -> Vec<OutAlert> {
+    let mut order: Vec<usize> = (0..alerts.len()).collect();
+    order.sort_by_key(|&i| (alerts[i].starts_at_ms, i));
+    let mut gone = vec![false; alerts.len()];
+    for &i in order.iter().take(k) {
+        gone[i] = true;
+    }
+    let (out, kept): (Vec<_>, Vec<_>) = alerts.drain(..).zip(gone).partition(|(_, g)| *g);
+    *alerts = kept.into_iter().map(|(a, _)| a).collect();
+    out.into_iter().map(|(a, _)| a).collect()
 }
 
 #[cfg(test)]
@@ -382,17 +405,51 @@ mod tests {
     }
 
     #[test]
-    fn grouping_targets_keep_messages_whole() {
+    fn grouping_targets_drop_the_oldest_alerts_too() {
         let mut q = Queue::new(0, 3);
-        let msg = |n: usize| Message {
-            group_key: format!("g{n}"),
-            ..Message::batch((0..n).map(|i| a(&format!("A{i}"), 0, 10, false)).collect())
+        let msg = |g: &str, n: i64| Message {
+            group_key: g.into(),
+            ..Message::batch(
+                (0..n)
+                    .map(|i| a(&format!("{g}{i}"), 10 - i, 20, false))
+                    .collect(),
+            )
         };
-        q.push_message(msg(2));
-        assert_eq!(q.push_message(msg(1)), 0);
-        assert_eq!(q.push_message(msg(1)), 2);
-        assert_eq!(q.len(), 2);
-        assert_eq!(send(&mut q, 0).group_key, "g1");
+        q.push_message(msg("g", 2));
+        assert_eq!(q.push_message(msg("h", 1)), 0);
+        // One over: the oldest alert of the oldest message goes (g1 started before g0).
+        assert_eq!(q.push_message(msg("i", 1)), 1);
+        assert_eq!(q.len(), 3);
+        let all: Vec<String> = q.messages().iter().flat_map(names).collect();
+        assert_eq!(all, vec!["g0+", "h0+", "i0+"]);
+        // Two over with a one-alert front message: it goes whole, then one more.
+        assert_eq!(q.push_message(msg("j", 2)), 2);
+        let all: Vec<String> = q.messages().iter().flat_map(names).collect();
+        assert_eq!(all, vec!["i0+", "j0+", "j1+"]);
+        assert_eq!(q.dropped, 3);
+    }
+
+    /// The case: `queue_capacity: 50` and 201 alerts at once keep the 50 newest, for an
+    /// Alertmanager's queue and a webhook's alike.
+    #[test]
+    fn both_kinds_keep_the_newest_alerts_of_an_oversized_burst() {
+        // Alert i started at i: the newest 50 are 151..=200.
+        let burst: Vec<OutAlert> = (0..201)
+            .map(|i| a(&format!("A{i}"), i, 1000, false))
+            .collect();
+        let want: Vec<String> = (151..201).map(|i| format!("A{i}+")).collect();
+        let mut am = Queue::new(64, 50);
+        assert_eq!(am.push_alerts(burst.clone()), 151);
+        let mut hook = Queue::new(0, 50);
+        let mut shuffled = burst;
+        shuffled.reverse();
+        assert_eq!(hook.push_message(Message::batch(shuffled)), 151);
+        for q in [&am, &hook] {
+            assert_eq!((q.len(), q.dropped), (50, 151));
+            let mut got: Vec<String> = q.messages().iter().flat_map(names).collect();
+            got.sort_by_key(|n| n[1..n.len() - 1].parse::<u32>().unwrap());
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::config::common::required_url;
 use crate::config::yaml::{Decoder, Fields};
 use crate::http_client;
 use crate::http_client::decode_http;
-use crate::http_client::retry::{classify_fetch, classify_status, SendError};
+use crate::http_client::retry::{classify_fetch, classify_response, SendError};
 use crate::http_client::HttpConfig;
 use crate::http_client::USER_AGENT;
 use crate::model::Labels;
@@ -237,8 +237,14 @@ pub async fn post_json(
         .post(url)
         .header("Content-Type", "application/json")
         .body(body);
-    let r = http_client::fetch(h, req).await.map_err(classify_fetch)?;
-    classify_status(r.status, &r.body)
+    let mut r = http_client::fetch(h, req).await.map_err(classify_fetch)?;
+    // A webhook's path is often its credential (Slack, Teams, Discord): not quoted back either.
+    if let Ok(u) = reqwest::Url::parse(url) {
+        if u.path().len() > 1 {
+            r.scrub.add(u.path());
+        }
+    }
+    classify_response(&r)
 }
 
 impl Notifier for Webhook {
@@ -361,6 +367,84 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&body).expect("the template makes JSON");
         assert_eq!(v["text"], "InstanceDown firing 2 via team-x");
         assert_eq!(v["alerts"][1]["status"], "resolved");
+        let bad = hook(0, Some("{{ index .Labels 1 }}")).body(&message());
+        let e = bad.unwrap_err();
+        assert!(!e.retryable && e.reason == "template", "{e:?}");
+    }
+
+    /// The `body_template` of the example in docs/configuration.md, decoded as a user's config.
+    fn documented_template() -> String {
+        let doc = include_str!("../../docs/configuration.md");
+        let start = doc.find("  ```yaml\n  webhooks:").expect("the example") + 10;
+        let end = start + doc[start..].find("  ```").unwrap();
+        let block: String = doc[start..end]
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+            .collect();
+        let root = crate::config::yaml::parse("doc", &block).unwrap();
+        let mut d = crate::config::yaml::Decoder::new("doc");
+        let c = crate::notify::config::decode(&mut d, &root, "alerting");
+        assert!(d.ok(), "{:?}\n{block}", d.diags);
+        let w = c.receivers_of::<WebhookConfig>();
+        w[0].body_template.clone().expect("a body_template")
+    }
+
+    /// Label and annotation values an attacker can push, through the documented example
+    /// template: the body stays valid JSON and every value stays one string.
+    #[test]
+    fn hostile_labels_stay_strings_with_the_json_function() {
+        let t = documented_template();
+        let t = t.as_str();
+        let hostile = [
+            r#"a", "injected": "yes"#,
+            r#"a\", "injected": "yes"#,
+            "line\nbreak\u{0}\u{1f}\t",
+            r#"}, "injected": {"x": 1"#,
+            "\u{2028}</script>ünïcode \\",
+        ];
+        for h in hostile {
+            let mut m = message();
+            for a in &mut m.alerts {
+                a.labels[0].1 = h.to_string();
+                a.annotations = vec![("summary".into(), h.to_string())];
+            }
+            m.group_labels = vec![("alertname".into(), h.to_string())];
+            let body = hook(0, Some(t)).body(&m).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("invalid JSON for {h:?}: {e}\n{body}"));
+            let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+            let want = ["alerts", "count", "labels", "status", "summary", "text"];
+            assert_eq!(keys, want, "{body}");
+            assert_eq!(v["text"], h);
+            assert_eq!(v["summary"], h);
+            assert_eq!(v["labels"]["alertname"], h);
+            assert_eq!(v["count"], 2);
+            assert_eq!(v["alerts"][0]["labels"]["alertname"], h);
+        }
+        // Without `json` the same label adds a key: why the function exists.
+        let raw = hook(0, Some(r#"{"text": "{{ $labels.alertname }}"}"#));
+        let mut m = message();
+        for a in &mut m.alerts {
+            a.labels[0].1 = hostile[0].to_string();
+        }
+        let v: serde_json::Value = serde_json::from_str(&raw.body(&m).unwrap()).unwrap();
+        assert_eq!(v["injected"], "yes");
+    }
+
+    #[tokio::test]
+    async fn a_webhook_path_is_not_quoted_back_in_errors() {
+        let port = crate::http_client::testkit::echo_server().await;
+        let url = format!("http://127.0.0.1:{port}/services/T0/B0/XXXXSECRET");
+        let h = HttpConfig::default();
+        let e = post_json(&client(&h).unwrap(), &h, &url, "{}".into())
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("POST <secret> HTTP/1.1"), "{}", e.message);
+        assert!(!e.message.contains("XXXXSECRET"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_template_error_is_permanent() {
         let bad = hook(0, Some("{{ index .Labels 1 }}")).body(&message());
         let e = bad.unwrap_err();
         assert!(!e.retryable && e.reason == "template", "{e:?}");

@@ -27,7 +27,8 @@ pub struct RemoteWriteConfig {
 impl RemoteWriteConfig {
     fn new(url: String) -> Self {
         RemoteWriteConfig {
-            name: url.clone(),
+            // The default name is shown (labels, logs): without the URL's credentials.
+            name: crate::config::redact::url(&url),
             url,
             http: HttpConfig::default(),
             queue_capacity: 100_000,
@@ -113,6 +114,17 @@ mod tests {
         assert_eq!(rw[1].http.basic_auth, Some(("u".into(), "p".into())));
         assert_eq!(rw[1].flush_interval.as_millis(), 200);
         assert_eq!(rw[1].external_labels, vec![("replica".into(), "a".into())]);
+        // The default name is a label and a log field: the URL without its credentials.
+        let c = parse(
+            "c",
+            "remote_write:\n  - url: 'https://u:hunter2@m/push?apikey=k3y'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.remote_write[0].name,
+            "https://u:<secret>@m/push?apikey=<secret>"
+        );
+        assert!(c.remote_write[0].url.contains("hunter2"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use proto::Series;
 
 use crate::http_client;
 use crate::http_client::retry::backoff_ms;
-use crate::http_client::retry::{classify_fetch, classify_status, SendError};
+use crate::http_client::retry::{classify_fetch, classify_response, SendError};
 use crate::model::{Family, Labels};
 use crate::store::{SeriesKey, Tap, Written};
 
@@ -126,7 +126,7 @@ impl Writer {
         let r = http_client::fetch(&self.cfg.http, req)
             .await
             .map_err(classify_fetch)?;
-        classify_status(r.status, &r.body)
+        classify_response(&r)
     }
 
     /// Sends one batch until it is delivered or refused for good.

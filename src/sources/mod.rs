@@ -57,6 +57,7 @@ pub struct Target {
     /// `json`, `probe` or `zabbix`.
     pub kind: &'static str,
     pub name: String,
+    /// The URL as shown (APIs, status page, logs): `config::redact::url` of the configured one.
     pub url: String,
     pub interval: Duration,
     pub timeout: Duration,

@@ -22,6 +22,10 @@ const PROMETHEUS: &[&str] = &[
     "reReplaceAll",
     "externalURL",
 ];
+/// telltale's own: `json` writes its argument as a JSON value (a string quoted and escaped, a
+/// number, a map as an object), for notifier bodies that are JSON (`body_template`), so a
+/// label value such as `a", "injected": "yes` stays one string.
+const TELLTALE: &[&str] = &["json"];
 /// Functions Prometheus has that telltale deliberately lacks: a load-time error naming them.
 const UNSUPPORTED: &[&str] = &[
     "query",
@@ -50,7 +54,41 @@ const UNSUPPORTED: &[&str] = &[
 ];
 
 pub fn known(name: &str) -> bool {
-    BUILTINS.contains(&name) || PROMETHEUS.contains(&name)
+    BUILTINS.contains(&name) || PROMETHEUS.contains(&name) || TELLTALE.contains(&name)
+}
+
+/// `json`: the value as JSON text; a number as Go prints it, one that JSON cannot hold (NaN,
+/// ±Inf) as that text in a string.
+fn to_json(v: &Value) -> Result<String, String> {
+    use serde_json::Value as J;
+    // Go's text for a number (`2`, `1.234567e+06`) is JSON's too.
+    let num = |f: f64| {
+        let text = sprint(&Value::Float(f));
+        match f.is_finite() {
+            true => serde_json::from_str(&text).unwrap_or(J::String(text)),
+            false => J::String(text),
+        }
+    };
+    let j = match v {
+        Value::Nil => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Float(f) => num(*f),
+        Value::Str(x) => J::String(x.clone()),
+        Value::Map(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), J::String(v.clone())))
+                .collect(),
+        ),
+        Value::Floats(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), num(*v))).collect()),
+        Value::Root => {
+            return Err(format!(
+                "wrong type for value; expected a string, number or map; got {}",
+                type_name(v)
+            ))
+        }
+    };
+    Ok(j.to_string())
 }
 
 pub fn unsupported(name: &str) -> Option<String> {
@@ -339,6 +377,10 @@ pub fn call(name: &str, args: &[Value], external_url: &str) -> Result<Value, Str
             let re = regex(string_arg(&args[0])?)?;
             let (repl, text) = (string_arg(&args[1])?, string_arg(&args[2])?);
             s(re.replace_all(text, repl).into_owned())
+        }
+        "json" => {
+            want(name, args, 1)?;
+            s(to_json(&args[0])?)
         }
         "externalURL" => {
             want(name, args, 0)?;

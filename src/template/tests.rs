@@ -232,3 +232,18 @@ fn inputs_are_a_float_map() {
         "0"
     );
 }
+
+#[test]
+fn json_writes_values_as_json() {
+    let t = r#"{{ "a\", \"b" | json }}|{{ $value | json }}|{{ 3 | json }}|{{ true | json }}|{{ $labels | json }}|{{ .Labels.job | json }}|{{ $labels.nosuch | json }}"#;
+    assert_eq!(
+        x(t, 1.5),
+        r#""a\", \"b"|1.5|3|true|{"instance":"host:9100","job":"node","path":"/var/log"}|"node"|"""#
+    );
+    assert_eq!(x("{{ $value | json }}", f64::NAN), r#""NaN""#);
+    assert_eq!(x("{{ $value | json }}", f64::INFINITY), r#""+Inf""#);
+    let e = Template::parse("__alert_T", "{{ json }}").unwrap();
+    assert!(e
+        .expand(&data(1.0))
+        .contains("wrong number of args for json"));
+}

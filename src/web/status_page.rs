@@ -222,7 +222,7 @@ fn chart(plan: &promql::Plan, store: &Store, now_ms: i64) -> String {
     svg
 }
 
-fn targets(h: &mut String, sources: &[std::sync::Arc<dyn Source>]) {
+pub(super) fn targets(h: &mut String, sources: &[std::sync::Arc<dyn Source>]) {
     let _ = writeln!(h, "<h2>Targets ({})</h2>", sources.len());
     if sources.is_empty() {
         h.push_str("<p>No JSON targets, probes or Zabbix servers are configured.</p>\n");

@@ -221,3 +221,36 @@ fn reads_and_writes_need_their_own_users() {
     assert!(required(&cfg, false).is_none());
     assert!(required(&cfg, true).unwrap().is_empty());
 }
+
+/// `/api/v1/targets` and the status page show target URLs without their credentials.
+#[tokio::test]
+async fn target_urls_are_shown_without_credentials() {
+    let text = "json_targets:\n  - name: app\n    url: 'http://scraper:pw-json-1@app:8080/m?apikey=key-json-2&page=1'\n    metrics: [{name: x, path: $.x}]\n\
+probes:\n  site:\n    url: 'https://prober:pw-probe-3@site/?token=tok-probe-4'\n\
+zabbix:\n  - name: z\n    url: 'http://z/api_jsonrpc.php?access_token=tok-zbx-5'\n    username: u\n    password: p\n";
+    let cfg = crate::app::config::parse("t.yml", text).unwrap();
+    let sources = cfg.sources.build_all(&[]).unwrap();
+    assert_eq!(sources.len(), 3);
+    let api = super::api::targets(&sources).to_string();
+    let mut page = String::new();
+    super::status_page::targets(&mut page, &sources);
+    for shown in [&api, &page] {
+        for secret in [
+            "pw-json-1",
+            "key-json-2",
+            "pw-probe-3",
+            "tok-probe-4",
+            "tok-zbx-5",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown in {shown}");
+        }
+    }
+    assert!(
+        api.contains("http://scraper:<secret>@app:8080/m?apikey=<secret>&page=1"),
+        "{api}"
+    );
+    assert!(
+        page.contains("https://prober:&lt;secret&gt;@site/?token=&lt;secret&gt;"),
+        "{page}"
+    );
+}

@@ -87,7 +87,8 @@ fn first_key_pos(n: &Node) -> Pos {
 /// Validates a base URL (http or https, a host, no query or fragment) and normalizes it.
 pub fn check_url(s: &str) -> Result<String, String> {
     const WANT: &str = "want http://host:port[/prefix] or https://…";
-    let u = reqwest::Url::parse(s).map_err(|e| format!("invalid URL {s:?}: {e} ({WANT})"))?;
+    let shown = crate::config::redact::url(s);
+    let u = reqwest::Url::parse(s).map_err(|e| format!("invalid URL {shown:?}: {e} ({WANT})"))?;
     if !matches!(u.scheme(), "http" | "https") {
         return Err(format!(
             "URL scheme must be http or https, not {:?} ({WANT})",
@@ -95,11 +96,11 @@ pub fn check_url(s: &str) -> Result<String, String> {
         ));
     }
     if u.host_str().is_none_or(str::is_empty) {
-        return Err(format!("URL {s:?} has no host ({WANT})"));
+        return Err(format!("URL {shown:?} has no host ({WANT})"));
     }
     if u.query().is_some() || u.fragment().is_some() {
         return Err(format!(
-            "URL {s:?} must not have a query or fragment ({WANT})"
+            "URL {shown:?} must not have a query or fragment ({WANT})"
         ));
     }
     Ok(u.as_str().trim_end_matches('/').to_string())
@@ -138,16 +139,18 @@ impl Datasource {
             .post(&self.endpoint)
             .header("Accept", "application/json")
             .form(&form);
+        let shown = crate::config::redact::url(&self.endpoint);
         let got = http_client::fetch(&self.cfg.http, req)
             .await
-            .map_err(|e| format!("POST {}: {e}", self.endpoint))?;
+            .map_err(|e| format!("POST {shown}: {e}"))?;
         let body = String::from_utf8_lossy(&got.body);
         let result = if (200..300).contains(&got.status) {
             parse_response(&body)
         } else {
             Err(http_error(got.status, &body))
         };
-        result.map_err(|e| format!("POST {}: {e}", self.endpoint))
+        // An error quotes the server: without the request's own credentials.
+        result.map_err(|e| format!("POST {shown}: {}", got.scrub.text(&e)))
     }
 }
 

@@ -334,3 +334,24 @@ async fn query_reports_the_servers_error_and_transport_failures() {
         "{e}"
     );
 }
+
+/// A rule's `lastError` quotes the server: never the request's credentials.
+#[tokio::test]
+async fn errors_show_neither_url_credentials_nor_echoed_tokens() {
+    let port = crate::http_client::testkit::echo_server().await;
+    let (c, e) = decoded(&format!(
+        "url: 'http://127.0.0.1:{port}/'\nheaders: {{X-Scope-OrgID: tenant-secret-1}}\nbearer_token: bearer-secret-2\n"
+    ));
+    assert!(e.is_empty(), "{e:?}");
+    let ds = Datasource::new(&c.unwrap()).unwrap();
+    let err = ds.query("up", 1_000).await.unwrap_err();
+    assert!(
+        err.contains("HTTP 500") && err.contains("<secret>"),
+        "{err}"
+    );
+    for s in ["tenant-secret-1", "bearer-secret-2"] {
+        assert!(!err.contains(s), "{s} in {err}");
+    }
+    let e = check_url("http://u:hunter2@h/?x=1").unwrap_err();
+    assert!(!e.contains("hunter2"), "{e}");
+}

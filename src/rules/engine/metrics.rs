@@ -1,6 +1,8 @@
 //! The engine's self-metrics: Prometheus' `prometheus_rule_*` set under the `telltale_` prefix,
 //! labelled `rule_group="<file>;<group>"`.
 
+use std::sync::atomic::Ordering;
+
 use super::Engine;
 use crate::model::Family;
 
@@ -78,6 +80,17 @@ impl Engine {
                 fam.add(&l, v);
             }
         }
-        f.into_iter().collect()
+        let mut out: Vec<Family> = f.into_iter().collect();
+        out.push(
+            Family::counter(
+                "telltale_rule_state_write_failures_total",
+                "Failed writes of the alert state file.",
+            )
+            .with(
+                &[],
+                self.shared.state_write_failures.load(Ordering::Relaxed) as f64,
+            ),
+        );
+        out
     }
 }

@@ -9,7 +9,7 @@ mod metrics;
 mod schedule;
 mod state_file;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -55,17 +55,46 @@ pub trait Sink: Send + Sync {
 /// to stdout).
 pub struct LogSink;
 
+/// One info line per batch (counts and up to five alert names), one debug line per alert: a
+/// re-send every minute of 200 alerts is one line, not 200.
 impl Sink for LogSink {
     fn deliver(&self, alerts: Vec<Outgoing>) {
-        for o in alerts {
+        if alerts.is_empty() {
+            return;
+        }
+        let mut names: Vec<&str> = Vec::new();
+        let mut resolved = 0;
+        for o in &alerts {
             let name = labels::get(&o.alert.labels, "alertname").unwrap_or("");
-            tracing::info!(
+            let status = if o.alert.resolved {
+                "resolved"
+            } else {
+                "firing"
+            };
+            resolved += usize::from(o.alert.resolved);
+            tracing::debug!(
                 alertname = name,
-                status = if o.alert.resolved { "resolved" } else { "firing" },
+                status,
                 labels = %labels::fmt_labels(&o.alert.labels),
                 "alert"
             );
+            if !names.contains(&name) {
+                names.push(name);
+            }
         }
+        let more = names.len().saturating_sub(5);
+        names.truncate(5);
+        let mut shown = names.join(",");
+        if more > 0 {
+            shown.push_str(&format!(" and {more} more"));
+        }
+        tracing::info!(
+            alerts = alerts.len(),
+            firing = alerts.len() - resolved,
+            resolved,
+            alertnames = %shown,
+            "alerts sent"
+        );
     }
 }
 
@@ -125,6 +154,9 @@ pub(super) struct Shared {
     pub opts: Options,
     /// Set by an evaluation, cleared by the state-file writer.
     pub dirty: AtomicBool,
+    /// Failed writes of the state file, and whether the last one failed (one log line a streak).
+    pub state_write_failures: AtomicU64,
+    pub state_write_failing: AtomicBool,
 }
 
 pub struct Engine {
@@ -179,6 +211,8 @@ impl Engine {
                 sink,
                 opts,
                 dirty: AtomicBool::new(false),
+                state_write_failures: AtomicU64::new(0),
+                state_write_failing: AtomicBool::new(false),
             }),
             tasks: Mutex::new(Vec::new()),
         })
@@ -201,6 +235,10 @@ impl Engine {
     /// that are gone are removed, so their series go stale.
     pub fn adopt(&self, old: &Engine, now_ms: i64) {
         old.stop();
+        let failures = old.shared.state_write_failures.load(Ordering::Relaxed);
+        self.shared
+            .state_write_failures
+            .store(failures, Ordering::Relaxed);
         for g in &self.groups {
             let Some(og) = old.groups.iter().find(|o| o.key() == g.key()) else {
                 continue;
@@ -346,4 +384,38 @@ fn families(kind: Kind, rule: &str, samples: Vec<(Labels, f64)>) -> Vec<Family> 
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_are_logged_per_batch_at_info_and_per_alert_at_debug() {
+        let alerts: Vec<Outgoing> = (0..200)
+            .map(|i| Outgoing {
+                alert: Notification {
+                    labels: vec![
+                        ("alertname".into(), format!("A{}", i % 7)),
+                        ("instance".into(), format!("h{i}")),
+                    ],
+                    annotations: Vec::new(),
+                    starts_at_ms: 0,
+                    ends_at_ms: 1,
+                    resolved: i % 4 == 0,
+                },
+                generator_url: String::new(),
+            })
+            .collect();
+        let ((), log) = crate::logging::capture(|| LogSink.deliver(alerts));
+        let info: Vec<&str> = log.lines().filter(|l| l.contains("level=info")).collect();
+        assert_eq!(info.len(), 1, "{log}");
+        assert!(
+            info[0].contains("alerts=200 firing=150 resolved=50")
+                && info[0].contains("alertnames=\"A0,A1,A2,A3,A4 and 2 more\""),
+            "{}",
+            info[0]
+        );
+        assert_eq!(log.matches("level=debug msg=alert ").count(), 200);
+    }
 }

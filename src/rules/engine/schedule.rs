@@ -80,9 +80,8 @@ impl Engine {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     let Some(e) = engine.upgrade() else { return };
                     if e.shared.dirty.swap(false, Ordering::Relaxed) {
-                        if let Err(err) = e.save_state(&path, now_ms()) {
-                            tracing::error!(path = %path.display(), %err, "cannot write rule state");
-                        }
+                        // Counted and logged once per failure streak there.
+                        let _ = e.save_state_counted(&path, now_ms());
                     }
                 }
             }));

@@ -84,7 +84,10 @@ fn decode_target(
         match reqwest::Url::parse(u) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
             Ok(_) => d.error(node.pos, &f.at("url"), "the URL must be http or https"),
-            Err(e) => d.error(node.pos, &f.at("url"), format!("invalid URL {u:?}: {e}")),
+            Err(e) => {
+                let shown = crate::config::redact::url(u);
+                d.error(node.pos, &f.at("url"), format!("invalid URL {shown:?}: {e}"));
+            }
         }
     }
     let mut interval = global.scrape_interval;

@@ -92,7 +92,7 @@ pub fn build(targets: &[JsonTarget]) -> Result<Vec<std::sync::Arc<dyn Source>>, 
                 target: Target {
                     kind: "json",
                     name: t.name.clone(),
-                    url: t.url.clone(),
+                    url: crate::config::redact::url(&t.url),
                     interval: t.interval,
                     timeout: t.http.timeout,
                     key: format!("json/{t:?}"),

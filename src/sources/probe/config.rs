@@ -249,7 +249,7 @@ fn child<'n>(map: &'n Node, key: &str) -> Option<&'n Node> {
 }
 
 pub fn check_url(u: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(u).map_err(|e| format!("invalid URL {u:?}: {e}"))?;
+    let parsed = reqwest::Url::parse(u).map_err(|e| format!("invalid URL {:?}: {e}", crate::config::redact::url(u)))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
             "URL scheme must be http or https, found {:?}",
@@ -257,7 +257,7 @@ pub fn check_url(u: &str) -> Result<(), String> {
         ));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("URL {u:?} has no host"));
+        return Err(format!("URL {:?} has no host", crate::config::redact::url(u)));
     }
     Ok(())
 }

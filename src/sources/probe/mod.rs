@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 pub use config::{decode, HttpProbe, Pattern, ProbeConfig, ProbeKind};
 
 use super::{BoxFuture, Health, HealthCell, Source, Target};
+use crate::config::redact;
 use crate::http_client;
 use crate::model::Family;
 
@@ -76,7 +77,7 @@ impl Probe {
                     .pool_max_idle_per_host(0)
                     .build()
                     .map_err(|e| format!("probe {}: cannot build HTTP client: {e}", cfg.name))?;
-                (Some(client), h.url.clone())
+                (Some(client), redact::url(&h.url))
             }
             ProbeKind::Tcp(addr) => (None, format!("tcp://{addr}")),
         };
@@ -155,7 +156,7 @@ async fn probe_http(h: &HttpProbe, client: &reqwest::Client) -> Outcome {
                 .and_then(|der| match x509::validity(der) {
                     Ok(v) => Some(v.not_after),
                     Err(e) => {
-                        tracing::warn!(url = %h.url, error = %e, "cannot read the peer certificate's validity");
+                        tracing::warn!(url = %redact::url(&h.url), error = %e, "cannot read the peer certificate's validity");
                         None
                     }
                 });

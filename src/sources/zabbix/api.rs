@@ -291,12 +291,26 @@ impl Client {
                 format!("{method}: HTTP status {}", fetched.status),
             )));
         }
+        // What the server says is shown (lastError, logs): without the request's credentials,
+        // those in the JSON-RPC body (password, session or token) included.
+        let mut scrub = fetched.scrub.clone();
+        match &self.creds {
+            Credentials::Password { password, .. } => scrub.add(password),
+            Credentials::Token(t) => scrub.add(t),
+        }
+        if let Some((token, _)) = auth {
+            scrub.add(token);
+        }
         match decode_response_as(&fetched.body) {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(CallError::Api(e)),
+            Ok(Err(e)) => Err(CallError::Api(ApiError {
+                message: scrub.text(&e.message),
+                data: scrub.text(&e.data),
+                ..e
+            })),
             Err(f) => Err(CallError::Failed(Failure::new(
                 f.reason,
-                format!("{method}: {}", f.msg),
+                format!("{method}: {}", scrub.text(&f.msg)),
             ))),
         }
     }
@@ -366,7 +380,7 @@ impl Client {
             Err(CallError::Api(e))
                 if e.needs_relogin() && matches!(self.creds, Credentials::Password { .. }) =>
             {
-                tracing::info!(url = %self.url, error = %e, "Zabbix session lost; logging in again");
+                tracing::info!(url = %crate::config::redact::url(&self.url), error = %e, "Zabbix session lost; logging in again");
                 self.session = None;
                 let token = self.login(s).await?;
                 match self.rpc(method, params, Some((&token, s))).await {

@@ -104,7 +104,10 @@ fn decode_one(
                 _ => d.error(
                     v.pos,
                     &f.at("url"),
-                    format!("not an http(s) URL: {u:?} (e.g. http://zabbix/api_jsonrpc.php)"),
+                    format!(
+                        "not an http(s) URL: {:?} (e.g. http://zabbix/api_jsonrpc.php)",
+                        crate::config::redact::url(&u)
+                    ),
                 ),
             }
             u

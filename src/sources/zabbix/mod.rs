@@ -82,7 +82,7 @@ pub fn build(cfgs: &[ZabbixConfig]) -> Result<Vec<Arc<dyn Source>>, String> {
             target: Target {
                 kind: "zabbix",
                 name: c.name.clone(),
-                url: c.url.clone(),
+                url: crate::config::redact::url(&c.url),
                 interval: c.interval,
                 timeout: c.http.timeout,
                 key: format!("zabbix/{}/{:016x}", c.name, h.finish()),
@@ -203,9 +203,9 @@ impl Zabbix {
             return;
         }
         match failure {
-            Some(f) => tracing::warn!(zabbix = %self.cfg.name, url = %self.cfg.url,
+            Some(f) => tracing::warn!(zabbix = %self.cfg.name, url = %self.target.url,
                 reason = f.reason.as_str(), error = %f.msg, "Zabbix poll failed"),
-            None => tracing::info!(zabbix = %self.cfg.name, url = %self.cfg.url,
+            None => tracing::info!(zabbix = %self.cfg.name, url = %self.target.url,
                 version = st.client.version_string().unwrap_or(""), "Zabbix poll succeeded"),
         }
         st.logged = Some(now);
