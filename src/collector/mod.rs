@@ -18,8 +18,6 @@ pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
-#[cfg(test)]
-mod fixture_parity;
 pub mod kfile;
 pub mod loadavg;
 pub mod meminfo;
@@ -27,7 +25,7 @@ pub mod netclass;
 pub mod netdev;
 pub mod netstat;
 #[cfg(test)]
-mod parity_b;
+mod parity_tests;
 pub mod pressure;
 pub mod sockstat;
 pub mod softnet;
