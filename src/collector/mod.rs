@@ -95,7 +95,7 @@ impl Paths {
     pub fn root(&self, abs: &str) -> PathBuf {
         self.rootfs.join(abs.trim_start_matches('/'))
     }
-    /// Removes the rootfs prefix from a mount point seen in mountinfo, as node_exporter does.
+    /// Removes the rootfs prefix from a mount point seen in the mount table, as node_exporter does.
     pub fn strip_rootfs(&self, mountpoint: &str) -> String {
         let root = self.rootfs.to_string_lossy();
         if root == "/" {
