@@ -18,6 +18,7 @@ pub mod diskstats;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
+pub mod hwmon;
 pub mod kfile;
 pub mod loadavg;
 pub mod meminfo;
@@ -47,6 +48,7 @@ pub const ALL: &[Spec] = &[
     entropy::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
+    hwmon::SPEC,
     loadavg::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
@@ -112,6 +114,17 @@ impl Paths {
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<String, String> {
     kfile::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The names in a directory, sorted (a missing directory is an error naming it).
+pub fn dir_names(path: &Path) -> Result<Vec<String>, String> {
+    let rd = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut names: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Reads a sysfs attribute, trimmed.
