@@ -13,6 +13,7 @@ use crate::exposition::Family;
 pub mod arp;
 pub mod conntrack;
 pub mod cpu;
+pub mod cpufreq;
 pub mod devfilter;
 pub mod diskstats;
 pub mod entropy;
@@ -21,18 +22,22 @@ pub mod filesystem;
 pub mod hwmon;
 pub mod kfile;
 pub mod loadavg;
+pub mod mdadm;
 pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod os;
 #[cfg(test)]
 mod parity_tests;
 pub mod pressure;
+pub mod schedstat;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
 pub mod textfile;
 pub mod textparse;
+pub mod thermal_zone;
 pub mod time;
 pub mod timex;
 pub mod udp_queues;
@@ -44,21 +49,26 @@ pub const ALL: &[Spec] = &[
     arp::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
+    cpufreq::SPEC,
     diskstats::SPEC,
     entropy::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
     loadavg::SPEC,
+    mdadm::SPEC,
     meminfo::SPEC,
     netclass::SPEC,
     netdev::SPEC,
     netstat::SPEC,
+    os::SPEC,
     pressure::SPEC,
+    schedstat::SPEC,
     sockstat::SPEC,
     softnet::SPEC,
     stat::SPEC,
     textfile::SPEC,
+    thermal_zone::SPEC,
     time::SPEC,
     timex::SPEC,
     udp_queues::SPEC,
