@@ -16,6 +16,8 @@ pub mod cpu;
 pub mod cpufreq;
 pub mod devfilter;
 pub mod diskstats;
+pub mod dmi;
+pub mod edac;
 pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
@@ -27,10 +29,13 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nvme;
 pub mod os;
 #[cfg(test)]
 mod parity_tests;
+pub mod powersupplyclass;
 pub mod pressure;
+pub mod rapl;
 pub mod schedstat;
 pub mod sockstat;
 pub mod softnet;
@@ -51,6 +56,8 @@ pub const ALL: &[Spec] = &[
     cpu::SPEC,
     cpufreq::SPEC,
     diskstats::SPEC,
+    dmi::SPEC,
+    edac::SPEC,
     entropy::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
@@ -61,8 +68,11 @@ pub const ALL: &[Spec] = &[
     netclass::SPEC,
     netdev::SPEC,
     netstat::SPEC,
+    nvme::SPEC,
     os::SPEC,
+    powersupplyclass::SPEC,
     pressure::SPEC,
+    rapl::SPEC,
     schedstat::SPEC,
     sockstat::SPEC,
     softnet::SPEC,
