@@ -1,6 +1,6 @@
 //! `rapl`: RAPL energy counters from /sys/class/powercap/intel-rapl:*, as node_exporter 1.5:
-//! `node_rapl_<zone>_joules_total{index,path}` (`--collector.rapl.enable-zone-label` adds
-//! `rapl_zone`). The index is the `-N` of the zone name (`package-0`), else the count of earlier
+//! `node_rapl_<zone>_joules_total{index,path}` (with `--collector.rapl.enable-zone-label`, one
+//! `node_rapl_joules_total` with a `rapl_zone` label). The index is the `-N` of the zone name (`package-0`), else the count of earlier
 //! zones of that name. A zone without a readable name or counter is skipped.
 
 use std::collections::HashMap;
@@ -62,13 +62,20 @@ impl Collector for Rapl {
                 continue;
             };
             let (name, index) = name_index(&raw, &mut seen);
-            let metric = format!("node_rapl_{name}_joules_total");
-            let help = format!("Current RAPL {name} value in joules");
             let (i, path) = (index.to_string(), dir.display().to_string());
             let mut labels = vec![("index", i.as_str()), ("path", path.as_str())];
-            if self.zone_label {
-                labels.push(("rapl_zone", raw.as_str()));
-            }
+            let (metric, help) = if self.zone_label {
+                labels.push(("rapl_zone", name.as_str()));
+                (
+                    "node_rapl_joules_total".to_string(),
+                    "Current RAPL value in joules".to_string(),
+                )
+            } else {
+                (
+                    format!("node_rapl_{name}_joules_total"),
+                    format!("Current RAPL {name} value in joules"),
+                )
+            };
             out.push(Family::counter(metric, help).with(&labels, uj as f64 / 1e6));
         }
         Ok(())
