@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::exposition::Family;
 
 pub mod arp;
+pub mod bonding;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -22,6 +23,7 @@ pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod interrupts;
 pub mod kfile;
 pub mod loadavg;
 pub mod mdadm;
@@ -52,6 +54,7 @@ pub mod vmstat;
 /// Every collector, in one list: adding a collector is a file and a line here.
 pub const ALL: &[Spec] = &[
     arp::SPEC,
+    bonding::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
@@ -62,6 +65,7 @@ pub const ALL: &[Spec] = &[
     filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
+    interrupts::SPEC,
     loadavg::SPEC,
     mdadm::SPEC,
     meminfo::SPEC,
