@@ -37,6 +37,7 @@ pub mod os;
 mod parity_tests;
 pub mod powersupplyclass;
 pub mod pressure;
+pub mod processes;
 pub mod rapl;
 pub mod schedstat;
 pub mod sockstat;
@@ -76,6 +77,7 @@ pub const ALL: &[Spec] = &[
     os::SPEC,
     powersupplyclass::SPEC,
     pressure::SPEC,
+    processes::SPEC,
     rapl::SPEC,
     schedstat::SPEC,
     sockstat::SPEC,
