@@ -15,10 +15,12 @@ fn fixture_args() -> Vec<String> {
     // accepts one.
     let mut args: Vec<String> = common::fixture_args()
         .into_iter()
-        .map(|a| match a.strip_prefix("--collector.textfile.directory=") {
-            Some(dir) => format!("--collector.textfile.directory={dir}*"),
-            None => a,
-        })
+        .map(
+            |a| match a.strip_prefix("--collector.textfile.directory=") {
+                Some(dir) => format!("--collector.textfile.directory={dir}*"),
+                None => a,
+            },
+        )
         .collect();
     args.push("--log.level=debug".into());
     // A config without rule files: the embedded default also runs the shipped rules, whose

@@ -149,10 +149,12 @@ fn canonical(series: &str) -> String {
 /// accepts one.
 fn textfile_glob(args: Vec<String>) -> Vec<String> {
     args.into_iter()
-        .map(|a| match a.strip_prefix("--collector.textfile.directory=") {
-            Some(dir) => format!("--collector.textfile.directory={dir}*"),
-            None => a,
-        })
+        .map(
+            |a| match a.strip_prefix("--collector.textfile.directory=") {
+                Some(dir) => format!("--collector.textfile.directory={dir}*"),
+                None => a,
+            },
+        )
         .collect()
 }
 

@@ -31,6 +31,8 @@ pub mod meminfo;
 pub mod netclass;
 pub mod netdev;
 pub mod netstat;
+pub mod nfs;
+pub mod nfsd;
 pub mod nvme;
 pub mod os;
 #[cfg(test)]
@@ -73,6 +75,8 @@ pub const ALL: &[Spec] = &[
     netclass::SPEC,
     netdev::SPEC,
     netstat::SPEC,
+    nfs::SPEC,
+    nfsd::SPEC,
     nvme::SPEC,
     os::SPEC,
     powersupplyclass::SPEC,
