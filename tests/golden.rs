@@ -23,6 +23,17 @@ fn fixture_args() -> Vec<String> {
         )
         .collect();
     args.push("--log.level=debug".into());
+    // The off-by-default collectors the "Node Exporter Full" dashboard queries.
+    args.extend(
+        [
+            "--collector.processes",
+            "--collector.interrupts",
+            "--collector.cpu.info",
+            "--collector.cpu.info.flags-include=^(aes|avx.*|x2apic)$",
+            "--collector.cpu.info.bugs-include=spectre.*",
+        ]
+        .map(String::from),
+    );
     // A config without rule files: the embedded default also runs the shipped rules, whose
     // evaluations would make the output depend on timing.
     args.push(format!(

@@ -9,22 +9,39 @@ use std::collections::BTreeMap;
 /// The collectors compared (node_exporter's names; telltale uses the same).
 const COLLECTORS: &[&str] = &[
     "arp",
+    "bonding",
     "conntrack",
     "cpu",
+    "cpufreq",
     "diskstats",
+    "dmi",
+    "edac",
     "entropy",
     "filefd",
     "filesystem",
+    "hwmon",
+    "interrupts",
     "loadavg",
+    "mdadm",
     "meminfo",
     "netclass",
     "netdev",
     "netstat",
+    "nfs",
+    "nfsd",
+    "nvme",
+    "os",
+    "powersupplyclass",
     "pressure",
+    "processes",
+    "rapl",
+    "schedstat",
+    "selinux",
     "sockstat",
     "softnet",
     "stat",
     "textfile",
+    "thermal_zone",
     "time",
     "timex",
     "udp_queues",
@@ -173,6 +190,15 @@ fn same_series_and_values_as_node_exporter_1_5() {
     args.push("--collector.disable-defaults".into());
     args.push("--web.disable-exporter-metrics".into());
     args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
+    // cpu.info with both of its filters (the fixture's /proc/cpuinfo has flags and bugs).
+    args.extend(
+        [
+            "--collector.cpu.info",
+            "--collector.cpu.info.flags-include=^(aes|avx.*|x2apic)$",
+            "--collector.cpu.info.bugs-include=spectre.*",
+        ]
+        .map(String::from),
+    );
 
     let ours = common::spawn(&common::bin(), &args, "/metrics");
     // node_exporter 1.5 reads interface counters over netlink by default, which sees the host's

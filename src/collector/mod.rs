@@ -24,6 +24,7 @@ pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
 pub mod interrupts;
+pub mod ipvs;
 pub mod kfile;
 pub mod loadavg;
 pub mod mdadm;
@@ -42,6 +43,7 @@ pub mod pressure;
 pub mod processes;
 pub mod rapl;
 pub mod schedstat;
+pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
@@ -69,6 +71,7 @@ pub const ALL: &[Spec] = &[
     filesystem::SPEC,
     hwmon::SPEC,
     interrupts::SPEC,
+    ipvs::SPEC,
     loadavg::SPEC,
     mdadm::SPEC,
     meminfo::SPEC,
@@ -84,6 +87,7 @@ pub const ALL: &[Spec] = &[
     processes::SPEC,
     rapl::SPEC,
     schedstat::SPEC,
+    selinux::SPEC,
     sockstat::SPEC,
     softnet::SPEC,
     stat::SPEC,
