@@ -23,6 +23,7 @@ pub mod entropy;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
+pub mod infiniband;
 pub mod interrupts;
 pub mod ipvs;
 pub mod kfile;
@@ -70,6 +71,7 @@ pub const ALL: &[Spec] = &[
     filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
+    infiniband::SPEC,
     interrupts::SPEC,
     ipvs::SPEC,
     loadavg::SPEC,
