@@ -48,6 +48,7 @@ pub mod selinux;
 pub mod sockstat;
 pub mod softnet;
 pub mod stat;
+pub mod tapestats;
 pub mod textfile;
 pub mod textparse;
 pub mod thermal_zone;
@@ -93,6 +94,7 @@ pub const ALL: &[Spec] = &[
     sockstat::SPEC,
     softnet::SPEC,
     stat::SPEC,
+    tapestats::SPEC,
     textfile::SPEC,
     thermal_zone::SPEC,
     time::SPEC,
