@@ -20,6 +20,7 @@ pub mod diskstats;
 pub mod dmi;
 pub mod edac;
 pub mod entropy;
+pub mod fibrechannel;
 pub mod filefd;
 pub mod filesystem;
 pub mod hwmon;
@@ -69,6 +70,7 @@ pub const ALL: &[Spec] = &[
     dmi::SPEC,
     edac::SPEC,
     entropy::SPEC,
+    fibrechannel::SPEC,
     filefd::SPEC,
     filesystem::SPEC,
     hwmon::SPEC,
