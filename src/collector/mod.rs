@@ -58,6 +58,7 @@ pub mod timex;
 pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
+pub mod xfs;
 
 /// Every collector, in one list: adding a collector is a file and a line here.
 pub const ALL: &[Spec] = &[
@@ -104,6 +105,7 @@ pub const ALL: &[Spec] = &[
     udp_queues::SPEC,
     uname::SPEC,
     vmstat::SPEC,
+    xfs::SPEC,
 ];
 
 /// Where the kernel's files are: `--path.procfs`, `--path.sysfs`, `--path.rootfs`, `--path.udev.data`.
