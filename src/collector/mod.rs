@@ -59,6 +59,7 @@ pub mod udp_queues;
 pub mod uname;
 pub mod vmstat;
 pub mod xfs;
+pub mod zfs;
 
 /// Every collector, in one list: adding a collector is a file and a line here.
 pub const ALL: &[Spec] = &[
@@ -106,6 +107,7 @@ pub const ALL: &[Spec] = &[
     uname::SPEC,
     vmstat::SPEC,
     xfs::SPEC,
+    zfs::SPEC,
 ];
 
 /// Where the kernel's files are: `--path.procfs`, `--path.sysfs`, `--path.rootfs`, `--path.udev.data`.
