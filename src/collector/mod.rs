@@ -12,6 +12,7 @@ use crate::exposition::Family;
 
 pub mod arp;
 pub mod bonding;
+pub mod btrfs;
 pub mod conntrack;
 pub mod cpu;
 pub mod cpufreq;
@@ -65,6 +66,7 @@ pub mod zfs;
 pub const ALL: &[Spec] = &[
     arp::SPEC,
     bonding::SPEC,
+    btrfs::SPEC,
     conntrack::SPEC,
     cpu::SPEC,
     cpufreq::SPEC,
