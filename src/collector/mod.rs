@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::exposition::Family;
 
 pub mod arp;
+pub mod bcache;
 pub mod bonding;
 pub mod btrfs;
 pub mod conntrack;
@@ -65,6 +66,7 @@ pub mod zfs;
 /// Every collector, in one list: adding a collector is a file and a line here.
 pub const ALL: &[Spec] = &[
     arp::SPEC,
+    bcache::SPEC,
     bonding::SPEC,
     btrfs::SPEC,
     conntrack::SPEC,
