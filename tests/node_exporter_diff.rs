@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 /// The collectors compared (node_exporter's names; telltale uses the same).
 const COLLECTORS: &[&str] = &[
     "arp",
+    "bcache",
     "bonding",
+    "btrfs",
     "conntrack",
     "cpu",
     "cpufreq",
@@ -17,10 +19,13 @@ const COLLECTORS: &[&str] = &[
     "dmi",
     "edac",
     "entropy",
+    "fibrechannel",
     "filefd",
     "filesystem",
     "hwmon",
+    "infiniband",
     "interrupts",
+    "ipvs",
     "loadavg",
     "mdadm",
     "meminfo",
@@ -40,6 +45,7 @@ const COLLECTORS: &[&str] = &[
     "sockstat",
     "softnet",
     "stat",
+    "tapestats",
     "textfile",
     "thermal_zone",
     "time",
@@ -47,6 +53,8 @@ const COLLECTORS: &[&str] = &[
     "udp_queues",
     "uname",
     "vmstat",
+    "xfs",
+    "zfs",
 ];
 
 /// Series present on only one side, by metric-name prefix, with the reason.
@@ -190,12 +198,14 @@ fn same_series_and_values_as_node_exporter_1_5() {
     args.push("--collector.disable-defaults".into());
     args.push("--web.disable-exporter-metrics".into());
     args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
-    // cpu.info with both of its filters (the fixture's /proc/cpuinfo has flags and bugs).
+    // cpu.info with both of its filters (the fixture's /proc/cpuinfo has flags and bugs), and
+    // bcache's priority stats.
     args.extend(
         [
             "--collector.cpu.info",
             "--collector.cpu.info.flags-include=^(aes|avx.*|x2apic)$",
             "--collector.cpu.info.bugs-include=spectre.*",
+            "--collector.bcache.priorityStats",
         ]
         .map(String::from),
     );
