@@ -27,8 +27,8 @@ struct Selinux {
 pub fn config_mode(text: &str) -> f64 {
     let mode = text
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("SELINUX="))
-        .last()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("SELINUX="))
         .map(|v| v.trim().trim_matches('"'));
     match mode {
         Some("enforcing") => 1.0,

@@ -104,6 +104,9 @@ pub fn merge(files: &[(String, Vec<ParsedFamily>)]) -> Vec<Family> {
     out
 }
 
+/// Bucket or quantile bounds (by bit pattern, for a stable order) → (bound, value).
+type Points = BTreeMap<u64, (f64, f64)>;
+
 /// One parsed family into one exposition family of the same type, padding absent labels with ""
 /// like node_exporter. Histogram and summary samples carry their `_bucket`/`_sum`/`_count` suffix
 /// in `SUFFIX_LABEL`, so the family keeps its type (one `histogram`/`summary` family).
@@ -132,41 +135,40 @@ fn convert(f: &ParsedFamily, help: &str) -> Family {
                 labels.push((n, ""));
             }
         }
-        let (points, s, c, key, suffix): (BTreeMap<u64, (f64, f64)>, f64, u64, &str, &str) =
-            match &m.value {
-                Value::Simple(v) => {
-                    fam.add(&labels, *v);
-                    continue;
+        let (points, s, c, key, suffix): (Points, f64, u64, &str, &str) = match &m.value {
+            Value::Simple(v) => {
+                fam.add(&labels, *v);
+                continue;
+            }
+            Value::Summary {
+                quantiles,
+                sum,
+                count,
+            } => (
+                quantiles
+                    .iter()
+                    .map(|(q, v)| (q.to_bits(), (*q, *v)))
+                    .collect(),
+                *sum,
+                *count,
+                "quantile",
+                "",
+            ),
+            Value::Histogram {
+                buckets,
+                sum,
+                count,
+            } => {
+                let mut b: Points = buckets
+                    .iter()
+                    .map(|(le, n)| (le.to_bits(), (*le, *n as f64)))
+                    .collect();
+                if !buckets.iter().any(|(le, _)| *le == f64::INFINITY) {
+                    b.insert(f64::INFINITY.to_bits(), (f64::INFINITY, *count as f64));
                 }
-                Value::Summary {
-                    quantiles,
-                    sum,
-                    count,
-                } => (
-                    quantiles
-                        .iter()
-                        .map(|(q, v)| (q.to_bits(), (*q, *v)))
-                        .collect(),
-                    *sum,
-                    *count,
-                    "quantile",
-                    "",
-                ),
-                Value::Histogram {
-                    buckets,
-                    sum,
-                    count,
-                } => {
-                    let mut b: BTreeMap<u64, (f64, f64)> = buckets
-                        .iter()
-                        .map(|(le, n)| (le.to_bits(), (*le, *n as f64)))
-                        .collect();
-                    if !buckets.iter().any(|(le, _)| *le == f64::INFINITY) {
-                        b.insert(f64::INFINITY.to_bits(), (f64::INFINITY, *count as f64));
-                    }
-                    (b, *sum, *count, "le", "_bucket")
-                }
-            };
+                (b, *sum, *count, "le", "_bucket")
+            }
+        };
         for (bound, v) in points.values() {
             let b = go_float(*bound);
             let mut l = labels.clone();
