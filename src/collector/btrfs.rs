@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{dir_names, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -17,13 +17,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Btrfs {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Btrfs {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 fn value(p: &Path) -> u64 {
@@ -111,20 +105,18 @@ impl Fams {
     }
 }
 
-impl Collector for Btrfs {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("fs/btrfs");
-        let mut f = Fams::new();
-        for name in dir_names(&base)?.iter().filter(|n| n.contains('-')) {
-            if let Err(e) = f.filesystem(&base.join(name), name) {
-                tracing::debug!(filesystem = %name, err = %e, "btrfs filesystem skipped");
-            }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("fs/btrfs");
+    let mut f = Fams::new();
+    for name in dir_names(&base)?.iter().filter(|n| n.contains('-')) {
+        if let Err(e) = f.filesystem(&base.join(name), name) {
+            tracing::debug!(filesystem = %name, err = %e, "btrfs filesystem skipped");
         }
-        out.extend([
-            f.info, f.rsv, f.reserved, f.used, f.size, f.ratio, f.dev_size,
-        ]);
-        Ok(())
     }
+    out.extend([
+        f.info, f.rsv, f.reserved, f.used, f.size, f.ratio, f.dev_size,
+    ]);
+    Ok(())
 }
 
 #[cfg(test)]

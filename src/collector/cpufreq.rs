@@ -2,7 +2,7 @@
 //! 1.5 (kHz files, exported in Hz). Each value is optional: a missing or unparsable file drops
 //! that one series (node_exporter fails the collector when some of the files are missing).
 
-use super::{dir_names, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -13,13 +13,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Cpufreq {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Cpufreq {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// (file in cpufreq/, metric suffix, help), in node_exporter's order.
@@ -75,31 +69,29 @@ pub fn families(cpus: &[CpuFreq]) -> Vec<Family> {
         .collect()
 }
 
-impl Collector for Cpufreq {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("devices/system/cpu");
-        let mut cpus = Vec::new();
-        for name in dir_names(&base)? {
-            let Some(n) = name
-                .strip_prefix("cpu")
-                .filter(|n| n.parse::<u32>().is_ok())
-            else {
-                continue;
-            };
-            let dir = base.join(&name).join("cpufreq");
-            if !dir.is_dir() {
-                continue;
-            }
-            let vals = FILES.map(|(file, _, _)| {
-                read_trim(&dir.join(file))
-                    .ok()
-                    .and_then(|v| v.parse::<u64>().ok())
-            });
-            cpus.push((n.to_string(), vals));
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("devices/system/cpu");
+    let mut cpus = Vec::new();
+    for name in dir_names(&base)? {
+        let Some(n) = name
+            .strip_prefix("cpu")
+            .filter(|n| n.parse::<u32>().is_ok())
+        else {
+            continue;
+        };
+        let dir = base.join(&name).join("cpufreq");
+        if !dir.is_dir() {
+            continue;
         }
-        out.extend(families(&cpus));
-        Ok(())
+        let vals = FILES.map(|(file, _, _)| {
+            read_trim(&dir.join(file))
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+        });
+        cpus.push((n.to_string(), vals));
     }
+    out.extend(families(&cpus));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `dmi`: `node_dmi_info` from /sys/class/dmi/id, as node_exporter 1.5: one label per readable
 //! file (trimmed), absent when the file is missing or unreadable (serials are root-only).
 
-use super::{read_trim, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -12,13 +12,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Dmi {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Dmi {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// (label, file), sorted by label.
@@ -54,19 +48,17 @@ pub fn family(values: &[(&str, String)]) -> Family {
     Family::gauge("node_dmi_info", help).with(&labels, 1.0)
 }
 
-impl Collector for Dmi {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let dir = self.paths.sys("class/dmi/id");
-        if !dir.is_dir() {
-            return Err(format!("{}: no such directory", dir.display()));
-        }
-        let values: Vec<(&str, String)> = FIELDS
-            .iter()
-            .filter_map(|(label, file)| Some((*label, read_trim(&dir.join(file)).ok()?)))
-            .collect();
-        out.push(family(&values));
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let dir = paths.sys("class/dmi/id");
+    if !dir.is_dir() {
+        return Err(format!("{}: no such directory", dir.display()));
     }
+    let values: Vec<(&str, String)> = FIELDS
+        .iter()
+        .filter_map(|(label, file)| Some((*label, read_trim(&dir.join(file)).ok()?)))
+        .collect();
+    out.push(family(&values));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{dir_names, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -15,13 +15,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Edac {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Edac {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 fn count(dir: &Path, file: &str) -> Option<f64> {
@@ -32,63 +26,61 @@ fn count(dir: &Path, file: &str) -> Option<f64> {
         .map(|v| v as f64)
 }
 
-impl Collector for Edac {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("devices/system/edac/mc");
-        let c = |n: &str, h: &str| Family::counter(format!("node_edac_{n}"), h);
-        let mut ce = c(
-            "correctable_errors_total",
-            "Total correctable memory errors.",
-        );
-        let mut ue = c(
-            "uncorrectable_errors_total",
-            "Total uncorrectable memory errors.",
-        );
-        let mut row_ce = c(
-            "csrow_correctable_errors_total",
-            "Total correctable memory errors for this csrow.",
-        );
-        let mut row_ue = c(
-            "csrow_uncorrectable_errors_total",
-            "Total uncorrectable memory errors for this csrow.",
-        );
-        for mc in dir_names(&base)? {
-            let Some(n) = mc.strip_prefix("mc").filter(|n| n.parse::<u32>().is_ok()) else {
-                continue;
-            };
-            let dir = base.join(&mc);
-            let pairs = [
-                (&mut ce, "ce_count", "", None),
-                (&mut ue, "ue_count", "", None),
-                (&mut row_ce, "ce_noinfo_count", "unknown", Some(())),
-                (&mut row_ue, "ue_noinfo_count", "unknown", Some(())),
-            ];
-            for (fam, file, row, is_row) in pairs {
-                if let Some(v) = count(&dir, file) {
-                    if is_row.is_some() {
-                        fam.add(&[("controller", n), ("csrow", row)], v);
-                    } else {
-                        fam.add(&[("controller", n)], v);
-                    }
-                }
-            }
-            for row in dir_names(&dir)? {
-                let Some(r) = row
-                    .strip_prefix("csrow")
-                    .filter(|r| r.parse::<u32>().is_ok())
-                else {
-                    continue;
-                };
-                let rd = dir.join(&row);
-                if let Some(v) = count(&rd, "ce_count") {
-                    row_ce.add(&[("controller", n), ("csrow", r)], v);
-                }
-                if let Some(v) = count(&rd, "ue_count") {
-                    row_ue.add(&[("controller", n), ("csrow", r)], v);
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("devices/system/edac/mc");
+    let c = |n: &str, h: &str| Family::counter(format!("node_edac_{n}"), h);
+    let mut ce = c(
+        "correctable_errors_total",
+        "Total correctable memory errors.",
+    );
+    let mut ue = c(
+        "uncorrectable_errors_total",
+        "Total uncorrectable memory errors.",
+    );
+    let mut row_ce = c(
+        "csrow_correctable_errors_total",
+        "Total correctable memory errors for this csrow.",
+    );
+    let mut row_ue = c(
+        "csrow_uncorrectable_errors_total",
+        "Total uncorrectable memory errors for this csrow.",
+    );
+    for mc in dir_names(&base)? {
+        let Some(n) = mc.strip_prefix("mc").filter(|n| n.parse::<u32>().is_ok()) else {
+            continue;
+        };
+        let dir = base.join(&mc);
+        let pairs = [
+            (&mut ce, "ce_count", "", None),
+            (&mut ue, "ue_count", "", None),
+            (&mut row_ce, "ce_noinfo_count", "unknown", Some(())),
+            (&mut row_ue, "ue_noinfo_count", "unknown", Some(())),
+        ];
+        for (fam, file, row, is_row) in pairs {
+            if let Some(v) = count(&dir, file) {
+                if is_row.is_some() {
+                    fam.add(&[("controller", n), ("csrow", row)], v);
+                } else {
+                    fam.add(&[("controller", n)], v);
                 }
             }
         }
-        out.extend([ce, ue, row_ce, row_ue]);
-        Ok(())
+        for row in dir_names(&dir)? {
+            let Some(r) = row
+                .strip_prefix("csrow")
+                .filter(|r| r.parse::<u32>().is_ok())
+            else {
+                continue;
+            };
+            let rd = dir.join(&row);
+            if let Some(v) = count(&rd, "ce_count") {
+                row_ce.add(&[("controller", n), ("csrow", r)], v);
+            }
+            if let Some(v) = count(&rd, "ue_count") {
+                row_ue.add(&[("controller", n), ("csrow", r)], v);
+            }
+        }
     }
+    out.extend([ce, ue, row_ce, row_ue]);
+    Ok(())
 }

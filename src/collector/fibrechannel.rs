@@ -2,7 +2,7 @@
 //! `node_fibrechannel_info` (hex identifiers without `0x`) and the `statistics/` counters (hex).
 //! A counter reading all ones (the kernel's "not supported") or not parsing is left out.
 
-use super::{dir_names, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -13,13 +13,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(FibreChannel {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct FibreChannel {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// (statistics file, metric, help).
@@ -112,46 +106,44 @@ pub fn counter(s: &str) -> Option<u64> {
     (v != u64::MAX).then_some(v)
 }
 
-impl Collector for FibreChannel {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("class/fc_host");
-        let mut info = Family::gauge(
-            "node_fibrechannel_info",
-            "Non-numeric data from /sys/class/fc_host/<host>, value is always 1.",
-        );
-        let mut fams: Vec<Family> = COUNTERS
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("class/fc_host");
+    let mut info = Family::gauge(
+        "node_fibrechannel_info",
+        "Non-numeric data from /sys/class/fc_host/<host>, value is always 1.",
+    );
+    let mut fams: Vec<Family> = COUNTERS
+        .iter()
+        .map(|(_, n, h)| Family::counter(format!("node_fibrechannel_{n}"), *h))
+        .collect();
+    for host in dir_names(&base)? {
+        let dir = base.join(&host);
+        let values: Vec<(&str, String)> = INFO
             .iter()
-            .map(|(_, n, h)| Family::counter(format!("node_fibrechannel_{n}"), *h))
+            .filter_map(|(k, hex)| {
+                let v = read_trim(&dir.join(k)).ok()?;
+                let v = match v.strip_prefix("0x") {
+                    Some(rest) if *hex => rest.to_string(),
+                    _ => v,
+                };
+                Some((*k, v))
+            })
             .collect();
-        for host in dir_names(&base)? {
-            let dir = base.join(&host);
-            let values: Vec<(&str, String)> = INFO
-                .iter()
-                .filter_map(|(k, hex)| {
-                    let v = read_trim(&dir.join(k)).ok()?;
-                    let v = match v.strip_prefix("0x") {
-                        Some(rest) if *hex => rest.to_string(),
-                        _ => v,
-                    };
-                    Some((*k, v))
-                })
-                .collect();
-            let mut labels = vec![("fc_host", host.as_str())];
-            labels.extend(values.iter().map(|(k, v)| (*k, v.as_str())));
-            info.add(&labels, 1.0);
-            for (fam, (file, _, _)) in fams.iter_mut().zip(COUNTERS) {
-                if let Some(v) = read_trim(&dir.join("statistics").join(file))
-                    .ok()
-                    .and_then(|v| counter(&v))
-                {
-                    fam.add(&[("fc_host", &host)], v as f64);
-                }
+        let mut labels = vec![("fc_host", host.as_str())];
+        labels.extend(values.iter().map(|(k, v)| (*k, v.as_str())));
+        info.add(&labels, 1.0);
+        for (fam, (file, _, _)) in fams.iter_mut().zip(COUNTERS) {
+            if let Some(v) = read_trim(&dir.join("statistics").join(file))
+                .ok()
+                .and_then(|v| counter(&v))
+            {
+                fam.add(&[("fc_host", &host)], v as f64);
             }
         }
-        out.push(info);
-        out.extend(fams);
-        Ok(())
     }
+    out.push(info);
+    out.extend(fams);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{dir_names, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, Collector, Ctx, Paths, Spec};
 use crate::exposition::{Family, MetricType};
 
 pub const SPEC: Spec = Spec {
@@ -18,13 +18,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Hwmon {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Hwmon {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 const SENSOR_TYPES: [&str; 13] = [
@@ -305,38 +299,36 @@ fn chip_name(dir: &Path) -> Option<String> {
     Some(clean_name(&raw)).filter(|n| !n.is_empty())
 }
 
-impl Collector for Hwmon {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("class/hwmon");
-        let mut last_err = None;
-        for entry in dir_names(&base)? {
-            let dir = base.join(&entry);
-            if !dir.is_dir() {
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("class/hwmon");
+    let mut last_err = None;
+    for entry in dir_names(&base)? {
+        let dir = base.join(&entry);
+        if !dir.is_dir() {
+            continue;
+        }
+        let Some(chip) = chip_label(&dir) else {
+            last_err = Some(format!("could not derive a monitoring name for {entry}"));
+            continue;
+        };
+        let mut data = SensorData::new();
+        match read_files(&dir) {
+            Ok(files) => add_sensor_files(&files, &mut data),
+            Err(e) => {
+                last_err = Some(e);
                 continue;
             }
-            let Some(chip) = chip_label(&dir) else {
-                last_err = Some(format!("could not derive a monitoring name for {entry}"));
-                continue;
-            };
-            let mut data = SensorData::new();
-            match read_files(&dir) {
-                Ok(files) => add_sensor_files(&files, &mut data),
-                Err(e) => {
-                    last_err = Some(e);
-                    continue;
-                }
-            }
-            if dir.join("device").is_dir() {
-                if let Ok(files) = read_files(&dir.join("device")) {
-                    add_sensor_files(&files, &mut data);
-                }
-            }
-            out.extend(chip_families(&chip, chip_name(&dir).as_deref(), &data));
         }
-        match last_err {
-            Some(e) => Err(e),
-            None => Ok(()),
+        if dir.join("device").is_dir() {
+            if let Ok(files) = read_files(&dir.join("device")) {
+                add_sensor_files(&files, &mut data);
+            }
         }
+        out.extend(chip_families(&chip, chip_name(&dir).as_deref(), &data));
+    }
+    match last_err {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{dir_names, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::{Family, MetricType};
 
 pub const SPEC: Spec = Spec {
@@ -17,13 +17,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Infiniband {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Infiniband {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// (directory, file, metric, multiplier, help) of each port counter.
@@ -117,34 +111,32 @@ fn port(out: &mut Out, dev: &str, num: &str, dir: &Path) -> Option<()> {
     Some(())
 }
 
-impl Collector for Infiniband {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("class/infiniband");
-        let mut fams = Out(BTreeMap::new());
-        for dev in dir_names(&base)? {
-            let dir = base.join(&dev);
-            let get = |f: &str| read_trim(&dir.join(f)).unwrap_or_default();
-            fams.add(
-                "info",
-                "Non-numeric data from /sys/class/infiniband/<device>, value is always 1.",
-                MetricType::Gauge,
-                &[
-                    ("device", &dev),
-                    ("board_id", &get("board_id")),
-                    ("firmware_version", &get("fw_ver")),
-                    ("hca_type", &get("hca_type")),
-                ],
-                1.0,
-            );
-            for num in dir_names(&dir.join("ports")).unwrap_or_default() {
-                if port(&mut fams, &dev, &num, &dir.join("ports").join(&num)).is_none() {
-                    tracing::debug!(device = %dev, port = %num, "infiniband port skipped");
-                }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("class/infiniband");
+    let mut fams = Out(BTreeMap::new());
+    for dev in dir_names(&base)? {
+        let dir = base.join(&dev);
+        let get = |f: &str| read_trim(&dir.join(f)).unwrap_or_default();
+        fams.add(
+            "info",
+            "Non-numeric data from /sys/class/infiniband/<device>, value is always 1.",
+            MetricType::Gauge,
+            &[
+                ("device", &dev),
+                ("board_id", &get("board_id")),
+                ("firmware_version", &get("fw_ver")),
+                ("hca_type", &get("hca_type")),
+            ],
+            1.0,
+        );
+        for num in dir_names(&dir.join("ports")).unwrap_or_default() {
+            if port(&mut fams, &dev, &num, &dir.join("ports").join(&num)).is_none() {
+                tracing::debug!(device = %dev, port = %num, "infiniband port skipped");
             }
         }
-        out.extend(fams.0.into_values());
-        Ok(())
     }
+    out.extend(fams.0.into_values());
+    Ok(())
 }
 
 #[cfg(test)]

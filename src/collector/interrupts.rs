@@ -3,7 +3,7 @@
 //! description, `devices` the rest. Lines with fewer columns than CPUs (`ERR:`, `MIS:`) are
 //! skipped like node_exporter; an unparsable count skips that one series.
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -14,13 +14,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Interrupts {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Interrupts {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 #[derive(Debug, PartialEq)]
@@ -76,11 +70,9 @@ pub fn family(irqs: &[Irq]) -> Family {
     f
 }
 
-impl Collector for Interrupts {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        out.push(family(&parse(&read(&self.paths.proc("interrupts"))?)));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    out.push(family(&parse(&read(&paths.proc("interrupts"))?)));
+    Ok(())
 }
 
 #[cfg(test)]

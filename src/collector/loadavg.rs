@@ -1,6 +1,6 @@
 //! `loadavg`: the 1, 5 and 15 minute load averages from /proc/loadavg.
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -11,33 +11,25 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Loadavg {
-        paths: ctx.paths.clone(),
-    }))
+    from_fn(ctx, update)
 }
 
-struct Loadavg {
-    paths: Paths,
-}
-
-impl Collector for Loadavg {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let loads = parse_loadavg(&read(&self.paths.proc("loadavg"))?)?;
-        for (name, window, v) in [
-            ("1", "1m", loads[0]),
-            ("5", "5m", loads[1]),
-            ("15", "15m", loads[2]),
-        ] {
-            out.push(
-                Family::gauge(
-                    format!("node_load{name}"),
-                    format!("{window} load average."),
-                )
-                .with(&[], v),
-            );
-        }
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let loads = parse_loadavg(&read(&paths.proc("loadavg"))?)?;
+    for (name, window, v) in [
+        ("1", "1m", loads[0]),
+        ("5", "5m", loads[1]),
+        ("15", "15m", loads[2]),
+    ] {
+        out.push(
+            Family::gauge(
+                format!("node_load{name}"),
+                format!("{window} load average."),
+            )
+            .with(&[], v),
+        );
     }
+    Ok(())
 }
 
 /// The first three fields of /proc/loadavg.

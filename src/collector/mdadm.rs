@@ -2,7 +2,7 @@
 //! disks by state, required disks, activity state, total and synced blocks. A device whose lines
 //! do not parse is skipped (node_exporter fails the collector on it).
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -13,13 +13,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Mdadm {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Mdadm {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 #[derive(Debug, PartialEq)]
@@ -178,15 +172,13 @@ pub fn families(mds: &[Md]) -> Vec<Family> {
     vec![required, disks, state, blocks, synced]
 }
 
-impl Collector for Mdadm {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let (mds, bad) = parse(&read(&self.paths.proc("mdstat"))?);
-        for line in bad {
-            tracing::debug!(collector = "mdadm", line, "skipped an unparsable md device");
-        }
-        out.extend(families(&mds));
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let (mds, bad) = parse(&read(&paths.proc("mdstat"))?);
+    for line in bad {
+        tracing::debug!(collector = "mdadm", line, "skipped an unparsable md device");
     }
+    out.extend(families(&mds));
+    Ok(())
 }
 
 #[cfg(test)]

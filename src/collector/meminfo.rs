@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -14,21 +14,13 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Meminfo {
-        paths: ctx.paths.clone(),
-    }))
+    from_fn(ctx, update)
 }
 
-struct Meminfo {
-    paths: Paths,
-}
-
-impl Collector for Meminfo {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let fields = parse_meminfo(&read(&self.paths.proc("meminfo"))?)?;
-        out.extend(meminfo_families(&fields));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let fields = parse_meminfo(&read(&paths.proc("meminfo"))?)?;
+    out.extend(meminfo_families(&fields));
+    Ok(())
 }
 
 /// Field name (already suffixed `_bytes` when the line had a unit) to value; a later duplicate

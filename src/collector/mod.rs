@@ -164,6 +164,15 @@ pub fn read(path: &Path) -> Result<String, String> {
     kfile::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Reads a whole file that may legitimately be absent (`None`), naming it in other errors.
+pub fn read_optional(path: &Path) -> Result<Option<String>, String> {
+    match kfile::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// The names in a directory, sorted (a missing directory is an error naming it).
 pub fn dir_names(path: &Path) -> Result<Vec<String>, String> {
     let rd = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -205,6 +214,29 @@ impl Ctx {
 /// One collector: fills `out` with families, or fails as a whole (never the scrape).
 pub trait Collector: Send + Sync {
     fn update(&self, out: &mut Vec<Family>) -> Result<(), String>;
+}
+
+/// A collector that needs nothing but the paths: its update is a plain function over them.
+struct FnCollector {
+    paths: Paths,
+    update: fn(&Paths, &mut Vec<Family>) -> Result<(), String>,
+}
+
+impl Collector for FnCollector {
+    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
+        (self.update)(&self.paths, out)
+    }
+}
+
+/// Builds a `FnCollector` (the `build` of collectors without options or state).
+pub fn from_fn(
+    ctx: &Ctx,
+    update: fn(&Paths, &mut Vec<Family>) -> Result<(), String>,
+) -> Result<Box<dyn Collector>, String> {
+    Ok(Box::new(FnCollector {
+        paths: ctx.paths.clone(),
+        update,
+    }))
 }
 
 /// An option a collector accepts, exposed as `--collector.NAME.KEY`.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Collector, Ctx, Paths, Spec};
+use super::{from_fn, read_optional, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -15,13 +15,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Nfs {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Nfs {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 pub const V2: [&str; 18] = [
@@ -210,16 +204,11 @@ pub fn families(lines: &BTreeMap<String, Vec<u64>>) -> Vec<Family> {
     out
 }
 
-impl Collector for Nfs {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let path = self.paths.proc("net/rpc/nfs");
-        match super::kfile::read_to_string(&path) {
-            Ok(text) => out.extend(families(&parse_lines(&text))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        }
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    if let Some(text) = read_optional(&paths.proc("net/rpc/nfs"))? {
+        out.extend(families(&parse_lines(&text)));
     }
+    Ok(())
 }
 
 #[cfg(test)]

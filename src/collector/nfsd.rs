@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::nfs::{ops, parse_lines, requests, V2, V3};
-use super::{Collector, Ctx, Paths, Spec};
+use super::{from_fn, read_optional, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -17,13 +17,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Nfsd {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Nfsd {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// The server's NFSv4 operations (`proc4ops`, from index 1), node_exporter's names; `None`
@@ -183,14 +177,9 @@ pub fn families(lines: &BTreeMap<String, Vec<u64>>) -> Vec<Family> {
     out
 }
 
-impl Collector for Nfsd {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let path = self.paths.proc("net/rpc/nfsd");
-        match super::kfile::read_to_string(&path) {
-            Ok(text) => out.extend(families(&parse_lines(&text))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        }
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    if let Some(text) = read_optional(&paths.proc("net/rpc/nfsd"))? {
+        out.extend(families(&parse_lines(&text)));
     }
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `nvme`: `node_nvme_info` per controller in /sys/class/nvme, as node_exporter 1.5 (serial,
 //! model, firmware revision and state, trimmed). A controller with an unreadable file is skipped.
 
-use super::{dir_names, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -12,45 +12,37 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Nvme {
-        paths: ctx.paths.clone(),
-    }))
+    from_fn(ctx, update)
 }
 
-struct Nvme {
-    paths: Paths,
-}
-
-impl Collector for Nvme {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("class/nvme");
-        let mut f = Family::gauge(
-            "node_nvme_info",
-            "Non-numeric data from /sys/class/nvme/<device>, value is always 1.",
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("class/nvme");
+    let mut f = Family::gauge(
+        "node_nvme_info",
+        "Non-numeric data from /sys/class/nvme/<device>, value is always 1.",
+    );
+    for dev in dir_names(&base)? {
+        let get = |file: &str| read_trim(&base.join(&dev).join(file));
+        let (Ok(serial), Ok(model), Ok(state), Ok(fw)) = (
+            get("serial"),
+            get("model"),
+            get("state"),
+            get("firmware_rev"),
+        ) else {
+            tracing::debug!(device = %dev, "nvme controller skipped: unreadable files");
+            continue;
+        };
+        f.add(
+            &[
+                ("device", &dev),
+                ("firmware_revision", &fw),
+                ("model", &model),
+                ("serial", &serial),
+                ("state", &state),
+            ],
+            1.0,
         );
-        for dev in dir_names(&base)? {
-            let get = |file: &str| read_trim(&base.join(&dev).join(file));
-            let (Ok(serial), Ok(model), Ok(state), Ok(fw)) = (
-                get("serial"),
-                get("model"),
-                get("state"),
-                get("firmware_rev"),
-            ) else {
-                tracing::debug!(device = %dev, "nvme controller skipped: unreadable files");
-                continue;
-            };
-            f.add(
-                &[
-                    ("device", &dev),
-                    ("firmware_revision", &fw),
-                    ("model", &model),
-                    ("serial", &serial),
-                    ("state", &state),
-                ],
-                1.0,
-            );
-        }
-        out.push(f);
-        Ok(())
     }
+    out.push(f);
+    Ok(())
 }

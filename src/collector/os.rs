@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -15,13 +15,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Os {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Os {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// The os-release keys node_exporter exports, with their label names, sorted by label.
@@ -114,13 +108,11 @@ pub fn families(rel: &BTreeMap<String, String>) -> Vec<Family> {
     out
 }
 
-impl Collector for Os {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let text = read(&self.paths.root("/etc/os-release"))
-            .or_else(|_| read(&self.paths.root("/usr/lib/os-release")))?;
-        out.extend(families(&parse(&text)));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let text = read(&paths.root("/etc/os-release"))
+        .or_else(|_| read(&paths.root("/usr/lib/os-release")))?;
+    out.extend(families(&parse(&text)));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{dir_names, read, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -16,13 +16,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Processes {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Processes {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// The state and thread count of a `stat` line (the command may hold spaces and parentheses:
@@ -69,40 +63,38 @@ pub fn families(c: &Counts, max_threads: u64, pid_max: u64) -> Vec<Family> {
     ]
 }
 
-impl Collector for Processes {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let mut c = Counts::default();
-        for pid in numeric_dirs(&self.paths.procfs) {
-            let dir = self.paths.proc(&pid);
-            let Some((state, threads)) = read(&dir.join("stat")).ok().and_then(|t| parse_stat(&t))
-            else {
-                continue;
-            };
-            c.pids += 1;
-            c.threads += threads;
-            *c.states.entry(state).or_default() += 1;
-            for tid in numeric_dirs(&dir.join("task")) {
-                if let Some((s, _)) = read(&dir.join("task").join(tid).join("stat"))
-                    .ok()
-                    .and_then(|t| parse_stat(&t))
-                {
-                    *c.thread_states.entry(s).or_default() += 1;
-                }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let mut c = Counts::default();
+    for pid in numeric_dirs(&paths.procfs) {
+        let dir = paths.proc(&pid);
+        let Some((state, threads)) = read(&dir.join("stat")).ok().and_then(|t| parse_stat(&t))
+        else {
+            continue;
+        };
+        c.pids += 1;
+        c.threads += threads;
+        *c.states.entry(state).or_default() += 1;
+        for tid in numeric_dirs(&dir.join("task")) {
+            if let Some((s, _)) = read(&dir.join("task").join(tid).join("stat"))
+                .ok()
+                .and_then(|t| parse_stat(&t))
+            {
+                *c.thread_states.entry(s).or_default() += 1;
             }
         }
-        let limit = |f: &str| -> Result<u64, String> {
-            let p = self.paths.proc(f);
-            read_trim(&p)?
-                .parse()
-                .map_err(|e| format!("{}: {e}", p.display()))
-        };
-        out.extend(families(
-            &c,
-            limit("sys/kernel/threads-max")?,
-            limit("sys/kernel/pid_max")?,
-        ));
-        Ok(())
     }
+    let limit = |f: &str| -> Result<u64, String> {
+        let p = paths.proc(f);
+        read_trim(&p)?
+            .parse()
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
+    out.extend(families(
+        &c,
+        limit("sys/kernel/threads-max")?,
+        limit("sys/kernel/pid_max")?,
+    ));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! waiting nanoseconds (as seconds) and timeslices of each `cpuN` line. Lines that are not
 //! well-formed `cpuN` lines are skipped.
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -13,13 +13,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Schedstat {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Schedstat {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// (cpu number, running ns, waiting ns, timeslices) of each `cpuN` line.
@@ -58,12 +52,10 @@ pub fn families(cpus: &[(String, u64, u64, u64)]) -> Vec<Family> {
     vec![run, wait, slices]
 }
 
-impl Collector for Schedstat {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let text = read(&self.paths.proc("schedstat"))?;
-        out.extend(families(&parse(&text)));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let text = read(&paths.proc("schedstat"))?;
+    out.extend(families(&parse(&text)));
+    Ok(())
 }
 
 #[cfg(test)]

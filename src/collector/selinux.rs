@@ -3,7 +3,7 @@
 //! enabled when selinuxfs is mounted at `<sysfs>/fs/selinux` (its `enforce` file is readable);
 //! the configured mode is `SELINUX=` of `<rootfs>/etc/selinux/config`.
 
-use super::{read, read_trim, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -14,13 +14,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Selinux {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Selinux {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// The `SELINUX=` mode of /etc/selinux/config as node_exporter's library maps it.
@@ -37,36 +31,33 @@ pub fn config_mode(text: &str) -> f64 {
     }
 }
 
-impl Collector for Selinux {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let enabled = Family::gauge(
-            "node_selinux_enabled",
-            "SELinux is enabled, 1 is true, 0 is false",
-        );
-        let Ok(enforce) = read_trim(&self.paths.sys("fs/selinux/enforce")) else {
-            out.push(enabled.with(&[], 0.0));
-            return Ok(());
-        };
-        let current = if enforce == "1" { 1.0 } else { 0.0 };
-        let config =
-            read(&self.paths.root("/etc/selinux/config")).map_or(-1.0, |t| config_mode(&t));
-        out.push(enabled.with(&[], 1.0));
-        out.push(
-            Family::gauge(
-                "node_selinux_config_mode",
-                "Configured SELinux enforcement mode",
-            )
-            .with(&[], config),
-        );
-        out.push(
-            Family::gauge(
-                "node_selinux_current_mode",
-                "Current SELinux enforcement mode",
-            )
-            .with(&[], current),
-        );
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let enabled = Family::gauge(
+        "node_selinux_enabled",
+        "SELinux is enabled, 1 is true, 0 is false",
+    );
+    let Ok(enforce) = read_trim(&paths.sys("fs/selinux/enforce")) else {
+        out.push(enabled.with(&[], 0.0));
+        return Ok(());
+    };
+    let current = if enforce == "1" { 1.0 } else { 0.0 };
+    let config = read(&paths.root("/etc/selinux/config")).map_or(-1.0, |t| config_mode(&t));
+    out.push(enabled.with(&[], 1.0));
+    out.push(
+        Family::gauge(
+            "node_selinux_config_mode",
+            "Configured SELinux enforcement mode",
+        )
+        .with(&[], config),
+    );
+    out.push(
+        Family::gauge(
+            "node_selinux_current_mode",
+            "Current SELinux enforcement mode",
+        )
+        .with(&[], current),
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `softnet`: per-CPU packet processing counters from /proc/net/softnet_stat (hex columns).
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -11,13 +11,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Softnet {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Softnet {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// (processed, dropped, time_squeezed) per line; the line index is the CPU, as in 1.5.
@@ -65,12 +59,10 @@ pub fn families(rows: &[[u32; 3]]) -> Vec<Family> {
     fams.into()
 }
 
-impl Collector for Softnet {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let rows = parse_softnet(&read(&self.paths.proc("net/softnet_stat"))?)?;
-        out.extend(families(&rows));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let rows = parse_softnet(&read(&paths.proc("net/softnet_stat"))?)?;
+    out.extend(families(&rows));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! as node_exporter 1.5. A zone or device whose files are missing or unparsable is skipped
 //! (node_exporter fails the whole collector on it).
 
-use super::{dir_names, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -13,13 +13,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Thermal {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Thermal {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// A zone (`thermal_zoneN`: number, type, millidegrees) or a cooling device (`cooling_deviceN`:
@@ -54,34 +48,30 @@ pub fn families(entries: &[Entry]) -> Vec<Family> {
     vec![temp, cur, max]
 }
 
-impl Collector for Thermal {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("class/thermal");
-        let mut entries = Vec::new();
-        for name in dir_names(&base)? {
-            let dir = base.join(&name);
-            let get = |f: &str| read_trim(&dir.join(f));
-            let int = |f: &str| get(f).ok().and_then(|v| v.parse::<i64>().ok());
-            if let Some(n) = name.strip_prefix("thermal_zone") {
-                let (Ok(kind), Ok(_policy), Some(t)) = (get("type"), get("policy"), int("temp"))
-                else {
-                    tracing::debug!(zone = %name, "thermal zone skipped: unreadable files");
-                    continue;
-                };
-                entries.push(Entry::Zone(n.to_string(), kind, t));
-            } else if let Some(n) = name.strip_prefix("cooling_device") {
-                let (Ok(kind), Some(c), Some(m)) =
-                    (get("type"), int("cur_state"), int("max_state"))
-                else {
-                    tracing::debug!(device = %name, "cooling device skipped: unreadable files");
-                    continue;
-                };
-                entries.push(Entry::Cooling(n.to_string(), kind, c, m));
-            }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("class/thermal");
+    let mut entries = Vec::new();
+    for name in dir_names(&base)? {
+        let dir = base.join(&name);
+        let get = |f: &str| read_trim(&dir.join(f));
+        let int = |f: &str| get(f).ok().and_then(|v| v.parse::<i64>().ok());
+        if let Some(n) = name.strip_prefix("thermal_zone") {
+            let (Ok(kind), Ok(_policy), Some(t)) = (get("type"), get("policy"), int("temp")) else {
+                tracing::debug!(zone = %name, "thermal zone skipped: unreadable files");
+                continue;
+            };
+            entries.push(Entry::Zone(n.to_string(), kind, t));
+        } else if let Some(n) = name.strip_prefix("cooling_device") {
+            let (Ok(kind), Some(c), Some(m)) = (get("type"), int("cur_state"), int("max_state"))
+            else {
+                tracing::debug!(device = %name, "cooling device skipped: unreadable files");
+                continue;
+            };
+            entries.push(Entry::Cooling(n.to_string(), kind, c, m));
         }
-        out.extend(families(&entries));
-        Ok(())
     }
+    out.extend(families(&entries));
+    Ok(())
 }
 
 #[cfg(test)]

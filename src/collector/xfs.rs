@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{dir_names, read, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::Family;
 
 pub const SPEC: Spec = Spec {
@@ -15,13 +15,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Xfs {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Xfs {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// (metric, stats line, field index, help).
@@ -96,23 +90,21 @@ pub fn families(devices: &[(String, BTreeMap<&str, Vec<u64>>)]) -> Vec<Family> {
         .collect()
 }
 
-impl Collector for Xfs {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.sys("fs/xfs");
-        let mut texts = Vec::new();
-        for dev in dir_names(&base)? {
-            let path = base.join(&dev).join("stats/stats");
-            // `fs/xfs/stats` is the global file's directory, not a device.
-            if dev == "stats" || !path.exists() {
-                continue;
-            }
-            texts.push((dev, read(&path)?));
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.sys("fs/xfs");
+    let mut texts = Vec::new();
+    for dev in dir_names(&base)? {
+        let path = base.join(&dev).join("stats/stats");
+        // `fs/xfs/stats` is the global file's directory, not a device.
+        if dev == "stats" || !path.exists() {
+            continue;
         }
-        let devices: Vec<(String, BTreeMap<&str, Vec<u64>>)> =
-            texts.iter().map(|(d, t)| (d.clone(), parse(t))).collect();
-        out.extend(families(&devices));
-        Ok(())
+        texts.push((dev, read(&path)?));
     }
+    let devices: Vec<(String, BTreeMap<&str, Vec<u64>>)> =
+        texts.iter().map(|(d, t)| (d.clone(), parse(t))).collect();
+    out.extend(families(&devices));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{dir_names, read, Collector, Ctx, Paths, Spec};
+use super::{dir_names, from_fn, read, Collector, Ctx, Paths, Spec};
 use crate::exposition::{Family, MetricType};
 
 pub const SPEC: Spec = Spec {
@@ -16,13 +16,7 @@ pub const SPEC: Spec = Spec {
 };
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Zfs {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Zfs {
-    paths: Paths,
+    from_fn(ctx, update)
 }
 
 /// (kstat file, metric subsystem).
@@ -93,73 +87,71 @@ impl Out {
     }
 }
 
-impl Collector for Zfs {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let base = self.paths.proc("spl/kstat/zfs");
-        let entries = dir_names(&base)?;
-        let mut fams = Out(BTreeMap::new());
-        let u = MetricType::Untyped;
-        for (file, sub) in FILES {
-            let Ok(text) = read(&base.join(file)) else {
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let base = paths.proc("spl/kstat/zfs");
+    let entries = dir_names(&base)?;
+    let mut fams = Out(BTreeMap::new());
+    let u = MetricType::Untyped;
+    for (file, sub) in FILES {
+        let Ok(text) = read(&base.join(file)) else {
+            continue;
+        };
+        for (name, v) in uint_rows(&text) {
+            let help = format!("kstat.zfs.misc.{file}.{name}");
+            fams.add(format!("node_zfs_{sub}_{name}"), help, u, &[], v as f64);
+        }
+    }
+    for pool in entries.iter().filter(|e| base.join(e).is_dir()) {
+        let dir = base.join(pool);
+        if let Ok(text) = read(&dir.join("io")) {
+            for (name, v) in io_columns(&text) {
+                let help = format!("kstat.zfs.misc.io.{name}");
+                fams.add(
+                    format!("node_zfs_zpool_{name}"),
+                    help,
+                    u,
+                    &[("zpool", pool)],
+                    v as f64,
+                );
+            }
+        }
+        for objset in dir_names(&dir)?.iter().filter(|n| n.starts_with("objset-")) {
+            let Ok(text) = read(&dir.join(objset)) else {
+                continue;
+            };
+            let rows = kstat_rows(&text);
+            let Some((_, _, dataset)) = rows.iter().find(|r| r.0 == "dataset_name") else {
                 continue;
             };
             for (name, v) in uint_rows(&text) {
-                let help = format!("kstat.zfs.misc.{file}.{name}");
-                fams.add(format!("node_zfs_{sub}_{name}"), help, u, &[], v as f64);
+                let help = format!("kstat.zfs.misc.objset.{name}");
+                let l = [("zpool", pool.as_str()), ("dataset", dataset)];
+                fams.add(
+                    format!("node_zfs_zpool_dataset_{name}"),
+                    help,
+                    u,
+                    &l,
+                    v as f64,
+                );
             }
         }
-        for pool in entries.iter().filter(|e| base.join(e).is_dir()) {
-            let dir = base.join(pool);
-            if let Ok(text) = read(&dir.join("io")) {
-                for (name, v) in io_columns(&text) {
-                    let help = format!("kstat.zfs.misc.io.{name}");
-                    fams.add(
-                        format!("node_zfs_zpool_{name}"),
-                        help,
-                        u,
-                        &[("zpool", pool)],
-                        v as f64,
-                    );
-                }
-            }
-            for objset in dir_names(&dir)?.iter().filter(|n| n.starts_with("objset-")) {
-                let Ok(text) = read(&dir.join(objset)) else {
-                    continue;
-                };
-                let rows = kstat_rows(&text);
-                let Some((_, _, dataset)) = rows.iter().find(|r| r.0 == "dataset_name") else {
-                    continue;
-                };
-                for (name, v) in uint_rows(&text) {
-                    let help = format!("kstat.zfs.misc.objset.{name}");
-                    let l = [("zpool", pool.as_str()), ("dataset", dataset)];
-                    fams.add(
-                        format!("node_zfs_zpool_dataset_{name}"),
-                        help,
-                        u,
-                        &l,
-                        v as f64,
-                    );
-                }
-            }
-            if let Ok(state) = read(&dir.join("state")) {
-                let state = state.trim().to_lowercase();
-                for s in STATES {
-                    let v = if state == s { 1.0 } else { 0.0 };
-                    let l = [("zpool", pool.as_str()), ("state", s)];
-                    fams.add(
-                        "node_zfs_zpool_state".into(),
-                        "kstat.zfs.misc.state".into(),
-                        MetricType::Gauge,
-                        &l,
-                        v,
-                    );
-                }
+        if let Ok(state) = read(&dir.join("state")) {
+            let state = state.trim().to_lowercase();
+            for s in STATES {
+                let v = if state == s { 1.0 } else { 0.0 };
+                let l = [("zpool", pool.as_str()), ("state", s)];
+                fams.add(
+                    "node_zfs_zpool_state".into(),
+                    "kstat.zfs.misc.state".into(),
+                    MetricType::Gauge,
+                    &l,
+                    v,
+                );
             }
         }
-        out.extend(fams.0.into_values());
-        Ok(())
     }
+    out.extend(fams.0.into_values());
+    Ok(())
 }
 
 #[cfg(test)]
