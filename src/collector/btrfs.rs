@@ -6,19 +6,10 @@
 
 use std::path::Path;
 
-use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "btrfs",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("btrfs", true);
 
 fn value(p: &Path) -> u64 {
     read_trim(p).ok().and_then(|v| v.parse().ok()).unwrap_or(0)

@@ -2,19 +2,10 @@
 //! 1.5 (kHz files, exported in Hz). Each value is optional: a missing or unparsable file drops
 //! that one series (node_exporter fails the collector when some of the files are missing).
 
-use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "cpufreq",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("cpufreq", true);
 
 /// (file in cpufreq/, metric suffix, help), in node_exporter's order.
 pub const FILES: [(&str, &str, &str); 6] = [

@@ -1,19 +1,10 @@
 //! `dmi`: `node_dmi_info` from /sys/class/dmi/id, as node_exporter 1.5: one label per readable
 //! file (trimmed), absent when the file is missing or unreadable (serials are root-only).
 
-use super::{from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "dmi",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("dmi", true);
 
 /// (label, file), sorted by label.
 pub const FIELDS: [(&str, &str); 20] = [

@@ -4,19 +4,10 @@
 
 use std::path::Path;
 
-use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "edac",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("edac", true);
 
 fn count(dir: &Path, file: &str) -> Option<f64> {
     read_trim(&dir.join(file))

@@ -2,19 +2,10 @@
 //! `node_fibrechannel_info` (hex identifiers without `0x`) and the `statistics/` counters (hex).
 //! A counter reading all ones (the kernel's "not supported") or not parsing is left out.
 
-use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "fibrechannel",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("fibrechannel", true);
 
 /// (statistics file, metric, help).
 const COUNTERS: [(&str, &str, &str); 14] = [

@@ -1,18 +1,9 @@
 //! `filefd`: allocated and maximum file handles from /proc/sys/fs/file-nr.
 
-use super::{from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "filefd",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("filefd", true);
 
 fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
     let (allocated, maximum) = parse_file_nr(&read(&paths.proc("sys/fs/file-nr"))?)?;

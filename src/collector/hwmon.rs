@@ -7,19 +7,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{dir_names, from_fn, Collector, Ctx, Paths, Spec};
+use super::{dir_names, Paths};
 use crate::exposition::{Family, MetricType};
 
-pub const SPEC: Spec = Spec {
-    name: "hwmon",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("hwmon", true);
 
 const SENSOR_TYPES: [&str; 13] = [
     "vrm",

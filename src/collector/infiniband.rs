@@ -6,19 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read_trim, Paths};
 use crate::exposition::{Family, MetricType};
 
-pub const SPEC: Spec = Spec {
-    name: "infiniband",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("infiniband", true);
 
 /// (directory, file, metric, multiplier, help) of each port counter.
 const COUNTERS: [(&str, &str, &str, f64, &str); 30] = [

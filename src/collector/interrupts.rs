@@ -3,19 +3,10 @@
 //! description, `devices` the rest. Lines with fewer columns than CPUs (`ERR:`, `MIS:`) are
 //! skipped like node_exporter; an unparsable count skips that one series.
 
-use super::{from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "interrupts",
-    default_enabled: false,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("interrupts", false);
 
 #[derive(Debug, PartialEq)]
 pub struct Irq {

@@ -1,18 +1,9 @@
 //! `loadavg`: the 1, 5 and 15 minute load averages from /proc/loadavg.
 
-use super::{from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "loadavg",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("loadavg", true);
 
 fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
     let loads = parse_loadavg(&read(&paths.proc("loadavg"))?)?;

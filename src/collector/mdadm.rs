@@ -2,19 +2,10 @@
 //! disks by state, required disks, activity state, total and synced blocks. A device whose lines
 //! do not parse is skipped (node_exporter fails the collector on it).
 
-use super::{from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "mdadm",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("mdadm", true);
 
 #[derive(Debug, PartialEq)]
 pub struct Md {

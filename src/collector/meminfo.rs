@@ -3,19 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "meminfo",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("meminfo", true);
 
 fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
     let fields = parse_meminfo(&read(&paths.proc("meminfo"))?)?;

@@ -216,6 +216,24 @@ pub trait Collector: Send + Sync {
     fn update(&self, out: &mut Vec<Family>) -> Result<(), String>;
 }
 
+/// `SPEC` and `build` of a collector without options that needs only the paths: its module
+/// defines `fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String>`.
+macro_rules! paths_collector {
+    ($name:literal, $default_enabled:expr) => {
+        pub const SPEC: super::Spec = super::Spec {
+            name: $name,
+            default_enabled: $default_enabled,
+            options: &[],
+            build,
+        };
+
+        fn build(ctx: &super::Ctx) -> Result<Box<dyn super::Collector>, String> {
+            super::from_fn(ctx, update)
+        }
+    };
+}
+use paths_collector;
+
 /// A collector that needs nothing but the paths: its update is a plain function over them.
 struct FnCollector {
     paths: Paths,

@@ -4,19 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{from_fn, read_optional, Collector, Ctx, Paths, Spec};
+use super::{read_optional, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "nfs",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("nfs", true);
 
 pub const V2: [&str; 18] = [
     "Null", "GetAttr", "SetAttr", "Root", "Lookup", "ReadLink", "Read", "WrCache", "Write",

@@ -6,19 +6,10 @@
 use std::collections::BTreeMap;
 
 use super::nfs::{ops, parse_lines, requests, V2, V3};
-use super::{from_fn, read_optional, Collector, Ctx, Paths, Spec};
+use super::{read_optional, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "nfsd",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("nfsd", true);
 
 /// The server's NFSv4 operations (`proc4ops`, from index 1), node_exporter's names; `None`
 /// marks operations it does not export.

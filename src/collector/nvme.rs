@@ -1,19 +1,10 @@
 //! `nvme`: `node_nvme_info` per controller in /sys/class/nvme, as node_exporter 1.5 (serial,
 //! model, firmware revision and state, trimmed). A controller with an unreadable file is skipped.
 
-use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "nvme",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("nvme", true);
 
 fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
     let base = paths.sys("class/nvme");

@@ -4,19 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "os",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("os", true);
 
 /// The os-release keys node_exporter exports, with their label names, sorted by label.
 const KEYS: [(&str, &str); 12] = [

@@ -1,19 +1,10 @@
 //! `pressure`: PSI totals from /proc/pressure/{cpu,io,memory} in seconds, as node_exporter 1.5
 //! (which reads neither `irq` nor the cpu `full` line).
 
-use super::{from_fn, Collector, Ctx, Paths, Spec};
+use super::Paths;
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "pressure",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("pressure", true);
 
 /// The `total=` of the `some` and `full` lines, in microseconds.
 #[derive(Debug, Default, PartialEq)]

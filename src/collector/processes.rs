@@ -5,19 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{dir_names, from_fn, read, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read, read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "processes",
-    default_enabled: false,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("processes", false);
 
 /// The state and thread count of a `stat` line (the command may hold spaces and parentheses:
 /// the fields start after the last `)`).

@@ -2,19 +2,10 @@
 //! waiting nanoseconds (as seconds) and timeslices of each `cpuN` line. Lines that are not
 //! well-formed `cpuN` lines are skipped.
 
-use super::{from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "schedstat",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("schedstat", true);
 
 /// (cpu number, running ns, waiting ns, timeslices) of each `cpuN` line.
 pub fn parse(text: &str) -> Vec<(String, u64, u64, u64)> {

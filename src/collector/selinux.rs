@@ -3,19 +3,10 @@
 //! enabled when selinuxfs is mounted at `<sysfs>/fs/selinux` (its `enforce` file is readable);
 //! the configured mode is `SELINUX=` of `<rootfs>/etc/selinux/config`.
 
-use super::{from_fn, read, read_trim, Collector, Ctx, Paths, Spec};
+use super::{read, read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "selinux",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("selinux", true);
 
 /// The `SELINUX=` mode of /etc/selinux/config as node_exporter's library maps it.
 pub fn config_mode(text: &str) -> f64 {

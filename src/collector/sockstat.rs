@@ -1,18 +1,9 @@
 //! `sockstat`: socket counts from /proc/net/sockstat and sockstat6 (`node_sockstat_<PROTO>_<key>`).
 
-use super::{from_fn, Collector, Ctx, Paths, Spec};
+use super::Paths;
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "sockstat",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("sockstat", true);
 
 /// One protocol line, e.g. `TCP: inuse 7 orphan 1 tw 4 alloc 9 mem 12`.
 #[derive(Debug, Default, PartialEq)]

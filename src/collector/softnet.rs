@@ -1,18 +1,9 @@
 //! `softnet`: per-CPU packet processing counters from /proc/net/softnet_stat (hex columns).
 
-use super::{from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "softnet",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("softnet", true);
 
 /// (processed, dropped, time_squeezed) per line; the line index is the CPU, as in 1.5.
 pub fn parse_softnet(text: &str) -> Result<Vec<[u32; 3]>, String> {

@@ -2,19 +2,10 @@
 //! as node_exporter 1.5. A zone or device whose files are missing or unparsable is skipped
 //! (node_exporter fails the whole collector on it).
 
-use super::{dir_names, from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "thermal_zone",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("thermal_zone", true);
 
 /// A zone (`thermal_zoneN`: number, type, millidegrees) or a cooling device (`cooling_deviceN`:
 /// number, type, current and maximum state).

@@ -2,19 +2,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{from_fn, read_trim, Collector, Ctx, Paths, Spec};
+use super::{read_trim, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "time",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("time", true);
 
 /// One `clocksourceN` directory: what it offers and what it uses.
 #[derive(Debug, PartialEq)]
@@ -42,7 +33,7 @@ fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
         )
         .with(&[("time_zone", &zone)], offset as f64),
     );
-    let sources = read_clocksources(&paths)?;
+    let sources = read_clocksources(paths)?;
     out.extend(clocksource_families(&sources));
     Ok(())
 }

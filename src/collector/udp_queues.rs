@@ -1,18 +1,9 @@
 //! `udp_queues`: bytes queued in UDP sockets, summed over /proc/net/udp and udp6.
 
-use super::{from_fn, Collector, Ctx, Paths, Spec};
+use super::Paths;
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "udp_queues",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("udp_queues", true);
 
 /// Sums the hex `tx_queue:rx_queue` column over all sockets, skipping the header line.
 pub fn parse_udp(text: &str) -> Result<(u64, u64), String> {

@@ -4,19 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{dir_names, from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read, Paths};
 use crate::exposition::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "xfs",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("xfs", true);
 
 /// (metric, stats line, field index, help).
 const METRICS: [(&str, &str, usize, &str); 39] = [

@@ -5,19 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{dir_names, from_fn, read, Collector, Ctx, Paths, Spec};
+use super::{dir_names, read, Paths};
 use crate::exposition::{Family, MetricType};
 
-pub const SPEC: Spec = Spec {
-    name: "zfs",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    from_fn(ctx, update)
-}
+super::paths_collector!("zfs", true);
 
 /// (kstat file, metric subsystem).
 const FILES: [(&str, &str); 10] = [
