@@ -294,7 +294,9 @@ impl Collector for Bcache {
     fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
         let base = self.paths.sys("fs/bcache");
         let mut fams = Out(Default::default());
-        for uuid in dir_names(&base)?.iter().filter(|n| n.contains('-')) {
+        // No bcache (no fs/bcache): nothing to report, as node_exporter's empty glob.
+        let sets = dir_names(&base).unwrap_or_default();
+        for uuid in sets.iter().filter(|n| n.contains('-')) {
             if let Err(e) = self.cache_set(&mut fams, &base.join(uuid), uuid) {
                 tracing::debug!(uuid = %uuid, err = %e, "bcache cache set skipped");
             }

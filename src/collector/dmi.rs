@@ -42,7 +42,7 @@ pub fn family(values: &[(&str, String)]) -> Family {
 fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
     let dir = paths.sys("class/dmi/id");
     if !dir.is_dir() {
-        return Err(format!("{}: no such directory", dir.display()));
+        return Err(format!("{}: No such file or directory", dir.display()));
     }
     let values: Vec<(&str, String)> = FIELDS
         .iter()

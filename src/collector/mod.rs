@@ -164,15 +164,6 @@ pub fn read(path: &Path) -> Result<String, String> {
     kfile::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Reads a whole file that may legitimately be absent (`None`), naming it in other errors.
-pub fn read_optional(path: &Path) -> Result<Option<String>, String> {
-    match kfile::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
 /// The names in a directory, sorted (a missing directory is an error naming it).
 pub fn dir_names(path: &Path) -> Result<Vec<String>, String> {
     let rd = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -337,8 +328,14 @@ impl System {
         {
             let name = jobs[i].0;
             families.extend(out);
-            if let Err(e) = &res {
-                tracing::error!(collector = name, err = %e, "collector failed");
+            match &res {
+                // Absent hardware or kernel feature (node_exporter's "no data"): debug level,
+                // so a host without ZFS or NFS does not log an error on every scrape.
+                Err(e) if e.contains("No such file or directory") => {
+                    tracing::debug!(collector = name, err = %e, "collector returned no data")
+                }
+                Err(e) => tracing::error!(collector = name, err = %e, "collector failed"),
+                Ok(()) => {}
             }
             done[i] = Some((res.is_ok(), took));
         }
@@ -473,5 +470,34 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(names, sorted, "keep ALL sorted by name, without duplicates");
+    }
+
+    #[test]
+    fn absent_hardware_succeeds_or_fails_as_node_exporter_1_5_does() {
+        // On a host without the hardware node_exporter 1.5 reports bcache and edac as
+        // successful (an empty glob) and nfs/nfsd/zfs as failed ("no data").
+        let empty = std::env::temp_dir().join(format!("telltale-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let ctx = Ctx {
+            paths: Paths {
+                procfs: empty.clone(),
+                sysfs: empty.clone(),
+                rootfs: empty.clone(),
+                udev_data: empty.clone(),
+            },
+            ..Ctx::default()
+        };
+        let run = |name: &str| {
+            let c = (spec(name).unwrap().build)(&ctx).unwrap();
+            c.update(&mut Vec::new())
+        };
+        for ok in ["bcache", "edac"] {
+            assert_eq!(run(ok), Ok(()), "{ok}");
+        }
+        for no_data in ["nfs", "nfsd", "zfs", "dmi"] {
+            let e = run(no_data).unwrap_err();
+            assert!(e.contains("No such file or directory"), "{no_data}: {e}");
+        }
+        std::fs::remove_dir_all(&empty).unwrap();
     }
 }

@@ -1,10 +1,11 @@
 //! `nfs`: NFS client RPC statistics from /proc/net/rpc/nfs, as node_exporter 1.5 (procfs'
-//! field order). A missing file means no NFS client: no series, no error. A line that does not
-//! parse (or has too few values) leaves its series out instead of failing the collector.
+//! field order). A missing file fails the collector, as node_exporter 1.5 reports it (no data).
+//! A line that does not parse (or has too few values) leaves its series out instead of failing
+//! the collector.
 
 use std::collections::BTreeMap;
 
-use super::{read_optional, Paths};
+use super::{read, Paths};
 use crate::exposition::Family;
 
 super::paths_collector!("nfs", true);
@@ -196,9 +197,8 @@ pub fn families(lines: &BTreeMap<String, Vec<u64>>) -> Vec<Family> {
 }
 
 fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
-    if let Some(text) = read_optional(&paths.proc("net/rpc/nfs"))? {
-        out.extend(families(&parse_lines(&text)));
-    }
+    let text = read(&paths.proc("net/rpc/nfs"))?;
+    out.extend(families(&parse_lines(&text)));
     Ok(())
 }
 

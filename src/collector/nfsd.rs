@@ -1,12 +1,12 @@
 //! `nfsd`: NFS server statistics from /proc/net/rpc/nfsd, as node_exporter 1.5 (reply cache,
 //! file handles, I/O, threads, read-ahead cache, network, RPC errors and per-operation counts).
-//! A missing file means no NFS server: no series, no error. A line that does not parse leaves
-//! its series out.
+//! A missing file fails the collector, as in node_exporter 1.5 (no data). A line that does not
+//! parse leaves its series out.
 
 use std::collections::BTreeMap;
 
 use super::nfs::{ops, parse_lines, requests, V2, V3};
-use super::{read_optional, Paths};
+use super::{read, Paths};
 use crate::exposition::Family;
 
 super::paths_collector!("nfsd", true);
@@ -169,8 +169,7 @@ pub fn families(lines: &BTreeMap<String, Vec<u64>>) -> Vec<Family> {
 }
 
 fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
-    if let Some(text) = read_optional(&paths.proc("net/rpc/nfsd"))? {
-        out.extend(families(&parse_lines(&text)));
-    }
+    let text = read(&paths.proc("net/rpc/nfsd"))?;
+    out.extend(families(&parse_lines(&text)));
     Ok(())
 }
