@@ -11,8 +11,29 @@ use regex::Regex;
 const UNSTABLE: &str = r"^(# (HELP|TYPE) )?(node_filesystem_(size_bytes|free_bytes|avail_bytes|files|files_free)|process_|telltale_build_info|telltale_config_last_reload_success_timestamp_seconds|node_scrape_collector_duration_seconds|node_time_seconds|node_timex_|node_uname_info|node_textfile_mtime_seconds)";
 
 fn fixture_args() -> Vec<String> {
-    let mut args = common::fixture_args();
+    // The textfile directory as a glob (`textfile*`: two directories), as node_exporter 1.5
+    // accepts one.
+    let mut args: Vec<String> = common::fixture_args()
+        .into_iter()
+        .map(
+            |a| match a.strip_prefix("--collector.textfile.directory=") {
+                Some(dir) => format!("--collector.textfile.directory={dir}*"),
+                None => a,
+            },
+        )
+        .collect();
     args.push("--log.level=debug".into());
+    // The off-by-default collectors the "Node Exporter Full" dashboard queries.
+    args.extend(
+        [
+            "--collector.processes",
+            "--collector.interrupts",
+            "--collector.cpu.info",
+            "--collector.cpu.info.flags-include=^(aes|avx.*|x2apic)$",
+            "--collector.cpu.info.bugs-include=spectre.*",
+        ]
+        .map(String::from),
+    );
     // A config without rule files: the embedded default also runs the shipped rules, whose
     // evaluations would make the output depend on timing.
     args.push(format!(

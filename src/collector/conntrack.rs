@@ -2,7 +2,7 @@
 //! as node_exporter 1.5 (all gauges). Without the module loaded the files are absent: an error,
 //! which node_exporter also reports as `node_scrape_collector_success 0`.
 
-use super::{read, read_trim, Collector, Ctx, Paths, Spec};
+use super::{from_fn, read, read_trim, Collector, Ctx, Paths, Spec};
 use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
@@ -25,43 +25,35 @@ const STATS: [(usize, &str, &str); 8] = [
 ];
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Conntrack {
-        paths: ctx.paths.clone(),
-    }))
+    from_fn(ctx, update)
 }
 
-struct Conntrack {
-    paths: Paths,
-}
-
-impl Collector for Conntrack {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let uint = |rel: &str| -> Result<f64, String> {
-            let text = read_trim(&self.paths.proc(rel))?;
-            text.parse::<u64>()
-                .map(|v| v as f64)
-                .map_err(|_| format!("{rel}: invalid value {text:?}"))
-        };
-        let count = uint("sys/net/netfilter/nf_conntrack_count")?;
-        out.push(
-            Family::gauge(
-                "node_nf_conntrack_entries",
-                "Number of currently allocated flow entries for connection tracking.",
-            )
-            .with(&[], count),
-        );
-        let max = uint("sys/net/netfilter/nf_conntrack_max")?;
-        out.push(
-            Family::gauge(
-                "node_nf_conntrack_entries_limit",
-                "Maximum size of connection tracking table.",
-            )
-            .with(&[], max),
-        );
-        let sums = parse_conntrack_stat(&read(&self.paths.proc("net/stat/nf_conntrack"))?)?;
-        out.extend(stat_families(&sums));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let uint = |rel: &str| -> Result<f64, String> {
+        let text = read_trim(&paths.proc(rel))?;
+        text.parse::<u64>()
+            .map(|v| v as f64)
+            .map_err(|_| format!("{rel}: invalid value {text:?}"))
+    };
+    let count = uint("sys/net/netfilter/nf_conntrack_count")?;
+    out.push(
+        Family::gauge(
+            "node_nf_conntrack_entries",
+            "Number of currently allocated flow entries for connection tracking.",
+        )
+        .with(&[], count),
+    );
+    let max = uint("sys/net/netfilter/nf_conntrack_max")?;
+    out.push(
+        Family::gauge(
+            "node_nf_conntrack_entries_limit",
+            "Maximum size of connection tracking table.",
+        )
+        .with(&[], max),
+    );
+    let sums = parse_conntrack_stat(&read(&paths.proc("net/stat/nf_conntrack"))?)?;
+    out.extend(stat_families(&sums));
+    Ok(())
 }
 
 /// Sums the hex per-CPU rows (after the header) column by column; a row must have exactly 17

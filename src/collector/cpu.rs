@@ -11,11 +11,30 @@ use crate::model::Family;
 pub const SPEC: Spec = Spec {
     name: "cpu",
     default_enabled: true,
-    options: &[Opt {
-        key: "guest",
-        default: "true",
-        help: "Enables metric node_cpu_guest_seconds_total",
-    }],
+    options: &[
+        Opt {
+            key: "guest",
+            default: "true",
+            help: "Enables metric node_cpu_guest_seconds_total",
+        },
+        Opt {
+            key: "info",
+            default: "false",
+            help: "Enables metric cpu_info",
+        },
+        Opt {
+            key: "info.flags-include",
+            default: "",
+            help:
+                "Filter the `flags` field in cpuInfo with a value that must be a regular expression",
+        },
+        Opt {
+            key: "info.bugs-include",
+            default: "",
+            help:
+                "Filter the `bugs` field in cpuInfo with a value that must be a regular expression",
+        },
+    ],
     build,
 };
 
@@ -41,9 +60,22 @@ fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
+    let include = |key: &str| -> Result<Option<regex::Regex>, String> {
+        match ctx.opt(&SPEC, key) {
+            v if v.is_empty() => Ok(None),
+            v => regex::Regex::new(&v)
+                .map(Some)
+                .map_err(|e| format!("{key} {v:?}: {e}")),
+        }
+    };
+    let info = parse_bool(&ctx.opt(&SPEC, "info"))?.then_some(InfoOpts {
+        flags: include("info.flags-include")?,
+        bugs: include("info.bugs-include")?,
+    });
     Ok(Box::new(CpuCollector {
         paths: ctx.paths.clone(),
         guest,
+        info,
         isolated,
         cache: Mutex::new(Vec::new()),
     }))
@@ -57,9 +89,16 @@ pub fn parse_bool(v: &str) -> Result<bool, String> {
     }
 }
 
+/// `--collector.cpu.info` and its flag/bug filters (no filter: no flag/bug series).
+struct InfoOpts {
+    flags: Option<regex::Regex>,
+    bugs: Option<regex::Regex>,
+}
+
 struct CpuCollector {
     paths: Paths,
     guest: bool,
+    info: Option<InfoOpts>,
     isolated: Option<Vec<u32>>,
     cache: Mutex<Vec<CpuTimes>>,
 }
@@ -85,8 +124,81 @@ impl Collector for CpuCollector {
         }
         let readings = throttle_readings(&self.paths.sys("devices/system/cpu"));
         out.extend(throttle_families(&readings));
+        if let Some(opts) = &self.info {
+            let cpus = parse_cpuinfo(&read(&self.paths.proc("cpuinfo"))?);
+            out.extend(info_families(
+                &cpus,
+                opts.flags.as_ref(),
+                opts.bugs.as_ref(),
+            ));
+        }
         Ok(())
     }
+}
+
+/// One processor block of /proc/cpuinfo: `key: value` pairs (trimmed).
+pub type CpuInfo = BTreeMap<String, String>;
+
+/// Splits /proc/cpuinfo into processor blocks (a block starts at its `processor` line).
+pub fn parse_cpuinfo(text: &str) -> Vec<CpuInfo> {
+    let mut out: Vec<CpuInfo> = Vec::new();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k == "processor" || out.is_empty() {
+            out.push(CpuInfo::new());
+        }
+        if let Some(cpu) = out.last_mut() {
+            cpu.insert(k.to_string(), v.to_string());
+        }
+    }
+    out.retain(|c| c.get("processor").is_some_and(|p| p.parse::<u32>().is_ok()));
+    out
+}
+
+/// `node_cpu_info` per processor, and the first processor's flags and bugs that match.
+pub fn info_families(
+    cpus: &[CpuInfo],
+    flags: Option<&regex::Regex>,
+    bugs: Option<&regex::Regex>,
+) -> Vec<Family> {
+    let mut info = Family::gauge("node_cpu_info", "CPU information from /proc/cpuinfo.");
+    for c in cpus {
+        let get = |k: &str| c.get(k).map_or("", String::as_str);
+        info.add(
+            &[
+                ("package", get("physical id")),
+                ("core", get("core id")),
+                ("cpu", get("processor")),
+                ("vendor", get("vendor_id")),
+                ("family", get("cpu family")),
+                ("model", get("model")),
+                ("model_name", get("model name")),
+                ("microcode", get("microcode")),
+                ("stepping", get("stepping")),
+                ("cachesize", get("cache size")),
+            ],
+            1.0,
+        );
+    }
+    let mut out = vec![info];
+    for (field, label, re) in [("flags", "flag", flags), ("bugs", "bug", bugs)] {
+        let (Some(re), Some(first)) = (re, cpus.first()) else {
+            continue;
+        };
+        let mut f = Family::gauge(
+            format!("node_cpu_{label}_info"),
+            format!("The `{field}` field of CPU information from /proc/cpuinfo taken from the first core."),
+        );
+        let list = first.get(field).map_or("", String::as_str);
+        for v in list.split_whitespace().filter(|v| re.is_match(v)) {
+            f.add(&[(label, v)], 1.0);
+        }
+        out.push(f);
+    }
+    out
 }
 
 /// The `cpuN` lines of /proc/stat, indexed by N. Like node_exporter 1.5 (whose list is indexed
@@ -363,5 +475,23 @@ intr 5 0\nctxt 9\n";
         );
         assert_eq!(fams[1].samples.len(), 1);
         assert_eq!(fams[1].samples[0].value, 7.0);
+    }
+
+    #[test]
+    fn cpuinfo_blocks_and_first_core_flags() {
+        let t = "processor\t: 0\nvendor_id\t: X\ncore id\t\t: 0\nflags\t\t: fpu aes avx2\nbugs\t: a b\n\n\
+                 processor\t: 1\nvendor_id\t: X\nflags\t\t: fpu\n\nbogus line\n";
+        let cpus = parse_cpuinfo(t);
+        assert_eq!(cpus.len(), 2);
+        let re = regex::Regex::new("^a").unwrap();
+        let f = info_families(&cpus, Some(&re), None);
+        assert_eq!(f.len(), 2, "no bug filter, no bug family");
+        assert_eq!(f[0].samples.len(), 2);
+        let flags: Vec<&str> = f[1]
+            .samples
+            .iter()
+            .map(|s| s.labels[0].1.as_str())
+            .collect();
+        assert_eq!(flags, ["aes", "avx2"]);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Collector, Ctx, Paths, Spec};
+use super::{from_fn, Collector, Ctx, Paths, Spec};
 use crate::model::Family;
 
 pub const SPEC: Spec = Spec {
@@ -22,30 +22,22 @@ const FILES: [&str; 5] = [
 ];
 
 fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Entropy {
-        paths: ctx.paths.clone(),
-    }))
+    from_fn(ctx, update)
 }
 
-struct Entropy {
-    paths: Paths,
-}
-
-impl Collector for Entropy {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let mut files = BTreeMap::new();
-        for name in FILES {
-            let path = self.paths.proc(&format!("sys/kernel/random/{name}"));
-            match super::kfile::read_to_string(&path) {
-                Ok(text) => {
-                    files.insert(name, text);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("{}: {e}", path.display())),
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let mut files = BTreeMap::new();
+    for name in FILES {
+        let path = paths.proc(&format!("sys/kernel/random/{name}"));
+        match super::kfile::read_to_string(&path) {
+            Ok(text) => {
+                files.insert(name, text);
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", path.display())),
         }
-        entropy_families(&files, out)
     }
+    entropy_families(&files, out)
 }
 
 /// Pushes what it can before failing, as node_exporter emits available bits even when the pool

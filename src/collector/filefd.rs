@@ -1,39 +1,22 @@
 //! `filefd`: allocated and maximum file handles from /proc/sys/fs/file-nr.
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::model::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "filefd",
-    default_enabled: true,
-    options: &[],
-    build,
-};
+super::paths_collector!("filefd", true);
 
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Filefd {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Filefd {
-    paths: Paths,
-}
-
-impl Collector for Filefd {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let (allocated, maximum) = parse_file_nr(&read(&self.paths.proc("sys/fs/file-nr"))?)?;
-        for (name, v) in [("allocated", allocated), ("maximum", maximum)] {
-            out.push(
-                Family::gauge(
-                    format!("node_filefd_{name}"),
-                    format!("File descriptor statistics: {name}."),
-                )
-                .with(&[], v),
-            );
-        }
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let (allocated, maximum) = parse_file_nr(&read(&paths.proc("sys/fs/file-nr"))?)?;
+    for (name, v) in [("allocated", allocated), ("maximum", maximum)] {
+        out.push(
+            Family::gauge(
+                format!("node_filefd_{name}"),
+                format!("File descriptor statistics: {name}."),
+            )
+            .with(&[], v),
+        );
     }
+    Ok(())
 }
 
 /// `allocated<TAB>unused<TAB>maximum`; the middle value is always 0 since Linux 2.6 and skipped.

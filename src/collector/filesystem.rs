@@ -95,30 +95,28 @@ pub struct Usage {
     pub files_free: f64,
 }
 
-/// Parses /proc/PID/mountinfo. Like node_exporter 1.5 only `\040` and `\011` are unescaped in the
-/// mount point; read-only means "ro" among the mount or superblock options (as /proc/mounts shows).
-pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, String> {
-    let mut out = Vec::new();
+/// Parses /proc/PID/mounts (fstab(5) format) as node_exporter 1.5 does: device, mount point
+/// (only `\040` and `\011` unescaped), type, and read-only when "ro" is among the options. A line
+/// with fewer than four fields is skipped (and returned in the second list); node_exporter fails
+/// the whole collector on it.
+pub fn parse_mounts(text: &str) -> (Vec<Mount>, Vec<String>) {
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        if f.is_empty() {
+        if f.len() < 4 {
+            if !f.is_empty() {
+                bad.push(line.to_string());
+            }
             continue;
         }
-        let sep = f.iter().position(|x| *x == "-");
-        let (sep, mp, opts) = match sep {
-            Some(s) if s >= 6 && f.len() >= s + 3 => (s, f[4], f[5]),
-            _ => return Err(format!("malformed mount point information: {line:?}")),
-        };
-        let super_opts = f.get(sep + 3).copied().unwrap_or("");
-        let ro = |o: &str| o.split(',').any(|x| x == "ro");
         out.push(Mount {
-            device: f[sep + 2].to_string(),
-            mountpoint: mp.replace("\\040", " ").replace("\\011", "\t"),
-            fstype: f[sep + 1].to_string(),
-            readonly: ro(opts) || ro(super_opts),
+            device: f[0].to_string(),
+            mountpoint: f[1].replace("\\040", " ").replace("\\011", "\t"),
+            fstype: f[2].to_string(),
+            readonly: f[3].split(',').any(|x| x == "ro"),
         });
     }
-    Ok(out)
+    (out, bad)
 }
 
 /// Turns mounts with their statfs result (None = error or stuck) into the 1.5 families.
@@ -179,16 +177,22 @@ pub fn statfs(path: &Path) -> Result<Usage, String> {
 }
 
 impl Filesystem {
+    /// PID 1's mount table, or `<procfs>/mounts` when hidepid hides PID 1 (node_exporter 1.5's
+    /// sources and order).
     fn mounts(&self) -> Result<Vec<Mount>, String> {
-        let text = match super::kfile::read_to_string(self.paths.proc("1/mountinfo")) {
+        let text = match super::kfile::read_to_string(self.paths.proc("1/mounts")) {
             Ok(t) => t,
-            // hidepid hides PID 1; the own mount namespace is the next best view.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                read(&self.paths.proc("self/mountinfo"))?
-            }
-            Err(e) => return Err(format!("1/mountinfo: {e}")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => read(&self.paths.proc("mounts"))?,
+            Err(e) => return Err(format!("1/mounts: {e}")),
         };
-        let mut mounts = parse_mountinfo(&text)?;
+        let (mut mounts, bad) = parse_mounts(&text);
+        for line in bad {
+            tracing::debug!(
+                collector = "filesystem",
+                line,
+                "skipped a malformed mounts line"
+            );
+        }
         for m in &mut mounts {
             m.mountpoint = self.paths.strip_rootfs(&m.mountpoint);
         }
@@ -247,14 +251,17 @@ impl Collector for Filesystem {
 mod tests {
     use super::*;
 
-    const INFO: &str = "27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard\n\
-28 27 8:1 / /boot ro,relatime shared:30 - ext4 /dev/sda1 rw\n\
-29 27 8:2 / /srv/my\\040disk rw,relatime - ext4 /dev/sda2 ro\n\
-30 27 0:40 / /tmp rw master:2 shared:3 - tmpfs tmpfs rw,size=4096k\n";
+    const MOUNTS: &str = "/dev/vda / ext4 rw,relatime,discard 0 0\n\
+/dev/sda1 /boot ext4 ro,relatime 0 0\n\
+/dev/sda2 /srv/my\\040disk ext4 rw,errors=remount-ro 0 0\n\
+odd line\n\
+\n\
+tmpfs /tmp tmpfs rw,size=4096k 0 0\n";
 
     #[test]
-    fn mountinfo_fields_and_readonly() {
-        let m = parse_mountinfo(INFO).unwrap();
+    fn mounts_fields_and_readonly() {
+        let (m, bad) = parse_mounts(MOUNTS);
+        assert_eq!(bad, vec!["odd line".to_string()]);
         assert_eq!(m.len(), 4);
         assert_eq!(
             m[0],
@@ -267,17 +274,57 @@ mod tests {
         );
         assert!(m[1].readonly);
         assert_eq!(m[2].mountpoint, "/srv/my disk");
-        assert!(m[2].readonly, "superblock ro counts");
+        assert!(!m[2].readonly, "errors=remount-ro is not ro");
         assert_eq!(
             (m[3].device.as_str(), m[3].fstype.as_str()),
             ("tmpfs", "tmpfs")
         );
-        assert!(parse_mountinfo("1 2 3:4 / /x rw\n").is_err());
+    }
+
+    #[test]
+    fn reads_pid1_mounts_then_procfs_mounts() {
+        let dir = std::env::temp_dir().join(format!("telltale-fs-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("1")).unwrap();
+        std::fs::create_dir_all(dir.join("self")).unwrap();
+        std::fs::write(dir.join("mounts"), "tmpfs /fallback tmpfs rw 0 0\n").unwrap();
+        std::fs::write(
+            dir.join("self/mountinfo"),
+            "1 2 0:1 / /other rw - ext4 x rw\n",
+        )
+        .unwrap();
+        let ctx = Ctx {
+            paths: Paths {
+                procfs: dir.clone(),
+                rootfs: "/".into(),
+                ..Paths::default()
+            },
+            ..Ctx::default()
+        };
+        let mut fs = Filesystem {
+            paths: ctx.paths.clone(),
+            mount_points_exclude: Regex::new("^$").unwrap(),
+            fs_types_exclude: Regex::new("^$").unwrap(),
+            timeout: Duration::from_secs(1),
+            stuck: Arc::default(),
+        };
+        let points = |fs: &Filesystem| -> Vec<String> {
+            fs.mounts()
+                .unwrap()
+                .into_iter()
+                .map(|m| m.mountpoint)
+                .collect()
+        };
+        assert_eq!(points(&fs), ["/fallback"], "no 1/mounts: <procfs>/mounts");
+        std::fs::write(dir.join("1/mounts"), "/dev/vda / ext4 ro 0 0\n").unwrap();
+        assert_eq!(points(&fs), ["/"]);
+        fs.paths.procfs = dir.join("nothing");
+        assert!(fs.mounts().is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn errors_and_duplicates() {
-        let m = parse_mountinfo(INFO).unwrap();
+        let (m, _) = parse_mounts(MOUNTS);
         let u = Usage {
             size: 4096.0,
             free: 2048.0,

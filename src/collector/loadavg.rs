@@ -1,43 +1,26 @@
 //! `loadavg`: the 1, 5 and 15 minute load averages from /proc/loadavg.
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::model::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "loadavg",
-    default_enabled: true,
-    options: &[],
-    build,
-};
+super::paths_collector!("loadavg", true);
 
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Loadavg {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Loadavg {
-    paths: Paths,
-}
-
-impl Collector for Loadavg {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let loads = parse_loadavg(&read(&self.paths.proc("loadavg"))?)?;
-        for (name, window, v) in [
-            ("1", "1m", loads[0]),
-            ("5", "5m", loads[1]),
-            ("15", "15m", loads[2]),
-        ] {
-            out.push(
-                Family::gauge(
-                    format!("node_load{name}"),
-                    format!("{window} load average."),
-                )
-                .with(&[], v),
-            );
-        }
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let loads = parse_loadavg(&read(&paths.proc("loadavg"))?)?;
+    for (name, window, v) in [
+        ("1", "1m", loads[0]),
+        ("5", "5m", loads[1]),
+        ("15", "15m", loads[2]),
+    ] {
+        out.push(
+            Family::gauge(
+                format!("node_load{name}"),
+                format!("{window} load average."),
+            )
+            .with(&[], v),
+        );
     }
+    Ok(())
 }
 
 /// The first three fields of /proc/loadavg.

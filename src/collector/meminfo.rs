@@ -3,32 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::model::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "meminfo",
-    default_enabled: true,
-    options: &[],
-    build,
-};
+super::paths_collector!("meminfo", true);
 
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Meminfo {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Meminfo {
-    paths: Paths,
-}
-
-impl Collector for Meminfo {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let fields = parse_meminfo(&read(&self.paths.proc("meminfo"))?)?;
-        out.extend(meminfo_families(&fields));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let fields = parse_meminfo(&read(&paths.proc("meminfo"))?)?;
+    out.extend(meminfo_families(&fields));
+    Ok(())
 }
 
 /// Field name (already suffixed `_bytes` when the line had a unit) to value; a later duplicate

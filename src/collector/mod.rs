@@ -1,6 +1,6 @@
 //! Host collectors under node_exporter's names. Each collector is one file exposing a `SPEC`;
-//! `ALL` below is the one place they are registered. Collectors read the kernel's files through
-//! `Paths`, so tests run them on fixture trees.
+//! the `registry!` list of `ALL` below is the one place they are registered. Collectors read
+//! the kernel's files through `Paths`, so tests run them on fixture trees.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,61 +10,21 @@ use std::time::{Duration, Instant};
 
 use crate::model::Family;
 
-pub mod arp;
-pub mod conntrack;
-pub mod cpu;
 pub mod devfilter;
-pub mod diskstats;
-pub mod entropy;
-pub mod filefd;
-pub mod filesystem;
-#[cfg(test)]
-mod fixture_parity;
 pub mod kfile;
-pub mod loadavg;
-pub mod meminfo;
-pub mod netclass;
-pub mod netdev;
-pub mod netstat;
 #[cfg(test)]
-mod parity_b;
-pub mod pressure;
-pub mod sockstat;
-pub mod softnet;
-pub mod stat;
-pub mod textfile;
+mod parity_tests;
 pub mod textparse;
-pub mod time;
-pub mod timex;
-pub mod udp_queues;
-pub mod uname;
-pub mod vmstat;
 
-/// Every collector, in one list: adding a collector is a file and a line here.
-pub const ALL: &[Spec] = &[
-    arp::SPEC,
-    conntrack::SPEC,
-    cpu::SPEC,
-    diskstats::SPEC,
-    entropy::SPEC,
-    filefd::SPEC,
-    filesystem::SPEC,
-    loadavg::SPEC,
-    meminfo::SPEC,
-    netclass::SPEC,
-    netdev::SPEC,
-    netstat::SPEC,
-    pressure::SPEC,
-    sockstat::SPEC,
-    softnet::SPEC,
-    stat::SPEC,
-    textfile::SPEC,
-    time::SPEC,
-    timex::SPEC,
-    udp_queues::SPEC,
-    uname::SPEC,
-    vmstat::SPEC,
-];
+// Every collector, in one list: adding a collector is a file and its name here.
+crate::registry! {
+    pub const ALL: &[Spec] = SPEC;
+    arp, bcache, bonding, btrfs, conntrack, cpu, cpufreq, diskstats, dmi, edac, entropy,
+    fibrechannel, filefd, filesystem, hwmon, infiniband, interrupts, ipvs, loadavg, mdadm, meminfo,
+    netclass, netdev, netstat, nfs, nfsd, nvme, os, powersupplyclass, pressure, processes, rapl,
+    schedstat, selinux, sockstat, softnet, stat, tapestats, textfile, thermal_zone, time, timex,
+    udp_queues, uname, vmstat, xfs, zfs
+}
 
 /// Where the kernel's files are: `--path.procfs`, `--path.sysfs`, `--path.rootfs`, `--path.udev.data`.
 #[derive(Clone, Debug)]
@@ -97,7 +57,7 @@ impl Paths {
     pub fn root(&self, abs: &str) -> PathBuf {
         self.rootfs.join(abs.trim_start_matches('/'))
     }
-    /// Removes the rootfs prefix from a mount point seen in mountinfo, as node_exporter does.
+    /// Removes the rootfs prefix from a mount point seen in the mount table, as node_exporter does.
     pub fn strip_rootfs(&self, mountpoint: &str) -> String {
         let root = self.rootfs.to_string_lossy();
         if root == "/" {
@@ -114,6 +74,17 @@ impl Paths {
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<String, String> {
     kfile::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The names in a directory, sorted (a missing directory is an error naming it).
+pub fn dir_names(path: &Path) -> Result<Vec<String>, String> {
+    let rd = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut names: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Reads a sysfs attribute, trimmed.
@@ -146,6 +117,47 @@ impl Ctx {
 /// One collector: fills `out` with families, or fails as a whole (never the scrape).
 pub trait Collector: Send + Sync {
     fn update(&self, out: &mut Vec<Family>) -> Result<(), String>;
+}
+
+/// `SPEC` and `build` of a collector without options that needs only the paths: its module
+/// defines `fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String>`.
+macro_rules! paths_collector {
+    ($name:literal, $default_enabled:expr) => {
+        pub const SPEC: super::Spec = super::Spec {
+            name: $name,
+            default_enabled: $default_enabled,
+            options: &[],
+            build,
+        };
+
+        fn build(ctx: &super::Ctx) -> Result<Box<dyn super::Collector>, String> {
+            super::from_fn(ctx, update)
+        }
+    };
+}
+use paths_collector;
+
+/// A collector that needs nothing but the paths: its update is a plain function over them.
+struct FnCollector {
+    paths: Paths,
+    update: fn(&Paths, &mut Vec<Family>) -> Result<(), String>,
+}
+
+impl Collector for FnCollector {
+    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
+        (self.update)(&self.paths, out)
+    }
+}
+
+/// Builds a `FnCollector` (the `build` of collectors without options or state).
+pub fn from_fn(
+    ctx: &Ctx,
+    update: fn(&Paths, &mut Vec<Family>) -> Result<(), String>,
+) -> Result<Box<dyn Collector>, String> {
+    Ok(Box::new(FnCollector {
+        paths: ctx.paths.clone(),
+        update,
+    }))
 }
 
 /// An option a collector accepts, exposed as `--collector.NAME.KEY`.
@@ -228,8 +240,14 @@ impl System {
         {
             let name = jobs[i].0;
             families.extend(out);
-            if let Err(e) = &res {
-                tracing::error!(collector = name, err = %e, "collector failed");
+            match &res {
+                // Absent hardware or kernel feature (node_exporter's "no data"): debug level,
+                // so a host without ZFS or NFS does not log an error on every scrape.
+                Err(e) if e.contains("No such file or directory") => {
+                    tracing::debug!(collector = name, err = %e, "collector returned no data")
+                }
+                Err(e) => tracing::error!(collector = name, err = %e, "collector failed"),
+                Ok(()) => {}
             }
             done[i] = Some((res.is_ok(), took));
         }
@@ -364,5 +382,34 @@ mod tests {
         sorted.sort();
         sorted.dedup();
         assert_eq!(names, sorted, "keep ALL sorted by name, without duplicates");
+    }
+
+    #[test]
+    fn absent_hardware_succeeds_or_fails_as_node_exporter_1_5_does() {
+        // On a host without the hardware node_exporter 1.5 reports bcache and edac as
+        // successful (an empty glob) and nfs/nfsd/zfs as failed ("no data").
+        let empty = std::env::temp_dir().join(format!("telltale-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let ctx = Ctx {
+            paths: Paths {
+                procfs: empty.clone(),
+                sysfs: empty.clone(),
+                rootfs: empty.clone(),
+                udev_data: empty.clone(),
+            },
+            ..Ctx::default()
+        };
+        let run = |name: &str| {
+            let c = (spec(name).unwrap().build)(&ctx).unwrap();
+            c.update(&mut Vec::new())
+        };
+        for ok in ["bcache", "edac"] {
+            assert_eq!(run(ok), Ok(()), "{ok}");
+        }
+        for no_data in ["nfs", "nfsd", "zfs", "dmi"] {
+            let e = run(no_data).unwrap_err();
+            assert!(e.contains("No such file or directory"), "{no_data}: {e}");
+        }
+        std::fs::remove_dir_all(&empty).unwrap();
     }
 }

@@ -56,26 +56,33 @@ struct NetDev {
     filter: DeviceFilter,
 }
 
-/// Parses /proc/net/dev into (interface, 16 counters), skipping the two header lines.
-pub fn parse_net_dev(text: &str) -> Result<Vec<(String, [u64; 16])>, String> {
-    let mut out = Vec::new();
+/// Parses /proc/net/dev into (interface, 16 counters), skipping the two header lines. The name
+/// ends at the line's last colon, as node_exporter 1.5's procfs reads it, so alias and InfiniBand
+/// child names (`eth0:1`, `ibr10:30`) keep their colon. A line that does not parse is skipped
+/// (and returned in the second list) instead of failing every interface.
+pub fn parse_net_dev(text: &str) -> (Vec<(String, [u64; 16])>, Vec<String>) {
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
     for line in text.lines().skip(2) {
         if line.trim().is_empty() {
             continue;
         }
-        let (name, rest) = line
-            .split_once(':')
-            .ok_or_else(|| format!("net/dev: no ':' in {line:?}"))?;
-        let vals: Vec<u64> = rest
-            .split_whitespace()
-            .map(|v| v.parse::<u64>().map_err(|e| format!("net/dev: {v:?}: {e}")))
-            .collect::<Result<_, _>>()?;
-        let vals: [u64; 16] = vals
-            .try_into()
-            .map_err(|_| format!("net/dev: expected 16 counters in {line:?}"))?;
-        out.push((name.trim().to_string(), vals));
+        match parse_line(line) {
+            Some(dev) => out.push(dev),
+            None => bad.push(line.to_string()),
+        }
     }
-    Ok(out)
+    (out, bad)
+}
+
+fn parse_line(line: &str) -> Option<(String, [u64; 16])> {
+    let (name, rest) = line.rsplit_once(':')?;
+    let name = name.trim();
+    let mut vals = [0u64; 16];
+    let mut fields = rest.split_whitespace();
+    for v in vals.iter_mut() {
+        *v = fields.next()?.parse().ok()?;
+    }
+    (!name.is_empty()).then(|| (name.to_string(), vals))
 }
 
 pub fn families(devs: &[(String, [u64; 16])], filter: &DeviceFilter) -> Vec<Family> {
@@ -101,7 +108,14 @@ pub fn families(devs: &[(String, [u64; 16])], filter: &DeviceFilter) -> Vec<Fami
 
 impl Collector for NetDev {
     fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let devs = parse_net_dev(&read(&self.paths.proc("net/dev"))?)?;
+        let (devs, bad) = parse_net_dev(&read(&self.paths.proc("net/dev"))?);
+        for line in bad {
+            tracing::debug!(
+                collector = "netdev",
+                line,
+                "skipped an unparsable net/dev line"
+            );
+        }
         out.extend(families(&devs, &self.filter));
         Ok(())
     }
@@ -117,7 +131,8 @@ mod tests {
 
     #[test]
     fn parses_and_filters() {
-        let devs = parse_net_dev(TEXT).unwrap();
+        let (devs, bad) = parse_net_dev(TEXT);
+        assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(devs.len(), 2);
         assert_eq!(devs[1].0, "eth0");
         assert_eq!(devs[1].1[15], 16);
@@ -131,8 +146,22 @@ mod tests {
     }
 
     #[test]
-    fn rejects_malformed_lines() {
-        assert!(parse_net_dev("h\nh\neth0: 1 2 3\n").is_err());
-        assert!(parse_net_dev("h\nh\neth0 1 2\n").is_err());
+    fn names_with_colons_end_at_the_last_colon() {
+        let text = "h\nh\nibr10:30: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n  eth0:1:9 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        let (devs, bad) = parse_net_dev(text);
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(devs[0].0, "ibr10:30");
+        assert_eq!(devs[0].1[0], 1);
+        assert_eq!(devs[1].0, "eth0:1");
+        assert_eq!(devs[1].1[0], 9);
+    }
+
+    #[test]
+    fn a_malformed_line_is_skipped_not_fatal() {
+        let (devs, bad) =
+            parse_net_dev("h\nh\neth0: 1 2 3\nbond0 1 2\n: 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1\neth1: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n");
+        assert_eq!(bad.len(), 3, "{bad:?}");
+        assert_eq!(devs.len(), 1);
+        assert_eq!(devs[0].0, "eth1");
     }
 }

@@ -1,25 +1,10 @@
 //! `pressure`: PSI totals from /proc/pressure/{cpu,io,memory} in seconds, as node_exporter 1.5
 //! (which reads neither `irq` nor the cpu `full` line).
 
-use super::{Collector, Ctx, Paths, Spec};
+use super::Paths;
 use crate::model::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "pressure",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Pressure {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Pressure {
-    paths: Paths,
-}
+super::paths_collector!("pressure", true);
 
 /// The `total=` of the `some` and `full` lines, in microseconds.
 #[derive(Debug, Default, PartialEq)]
@@ -28,23 +13,24 @@ pub struct Psi {
     pub full: Option<u64>,
 }
 
-impl Collector for Pressure {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        // Families already pushed stay when a later resource fails, as in node_exporter.
-        for res in ["cpu", "io", "memory"] {
-            let path = self.paths.proc(&format!("pressure/{res}"));
-            let text = super::kfile::read_to_string(&path).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    format!("{}: pressure information is unavailable (needs Linux >= 4.20 with CONFIG_PSI)", path.display())
-                } else {
-                    format!("{}: {e}", path.display())
-                }
-            })?;
-            let psi = parse_psi(&text)?;
-            out.extend(psi_families(res, &psi)?);
-        }
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    // Families already pushed stay when a later resource fails, as in node_exporter.
+    for res in ["cpu", "io", "memory"] {
+        let path = paths.proc(&format!("pressure/{res}"));
+        let text = super::kfile::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "{}: pressure information is unavailable (needs Linux >= 4.20 with CONFIG_PSI)",
+                    path.display()
+                )
+            } else {
+                format!("{}: {e}", path.display())
+            }
+        })?;
+        let psi = parse_psi(&text)?;
+        out.extend(psi_families(res, &psi)?);
     }
+    Ok(())
 }
 
 pub fn parse_psi(text: &str) -> Result<Psi, String> {

@@ -1,24 +1,9 @@
 //! `sockstat`: socket counts from /proc/net/sockstat and sockstat6 (`node_sockstat_<PROTO>_<key>`).
 
-use super::{Collector, Ctx, Paths, Spec};
+use super::Paths;
 use crate::model::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "sockstat",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Sockstat {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Sockstat {
-    paths: Paths,
-}
+super::paths_collector!("sockstat", true);
 
 /// One protocol line, e.g. `TCP: inuse 7 orphan 1 tw 4 alloc 9 mem 12`.
 #[derive(Debug, Default, PartialEq)]
@@ -128,20 +113,18 @@ fn page_size() -> u64 {
     }
 }
 
-impl Collector for Sockstat {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        for file in ["net/sockstat", "net/sockstat6"] {
-            let path = self.paths.proc(file);
-            let text = match super::kfile::read_to_string(&path) {
-                Ok(t) => t,
-                // A missing file means that IP version is disabled; node_exporter skips it.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(format!("{}: {e}", path.display())),
-            };
-            out.extend(families(&parse_sockstat(&text)?, page_size()));
-        }
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    for file in ["net/sockstat", "net/sockstat6"] {
+        let path = paths.proc(file);
+        let text = match super::kfile::read_to_string(&path) {
+            Ok(t) => t,
+            // A missing file means that IP version is disabled; node_exporter skips it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        out.extend(families(&parse_sockstat(&text)?, page_size()));
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,24 +1,9 @@
 //! `softnet`: per-CPU packet processing counters from /proc/net/softnet_stat (hex columns).
 
-use super::{read, Collector, Ctx, Paths, Spec};
+use super::{read, Paths};
 use crate::model::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "softnet",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(Softnet {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct Softnet {
-    paths: Paths,
-}
+super::paths_collector!("softnet", true);
 
 /// (processed, dropped, time_squeezed) per line; the line index is the CPU, as in 1.5.
 pub fn parse_softnet(text: &str) -> Result<Vec<[u32; 3]>, String> {
@@ -65,12 +50,10 @@ pub fn families(rows: &[[u32; 3]]) -> Vec<Family> {
     fams.into()
 }
 
-impl Collector for Softnet {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let rows = parse_softnet(&read(&self.paths.proc("net/softnet_stat"))?)?;
-        out.extend(families(&rows));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let rows = parse_softnet(&read(&paths.proc("net/softnet_stat"))?)?;
+    out.extend(families(&rows));
+    Ok(())
 }
 
 #[cfg(test)]

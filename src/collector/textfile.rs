@@ -1,15 +1,14 @@
 //! `textfile`: metrics from `*.prom` files in a directory, merged across files the way node_exporter
 //! 1.5 does. A file that fails to parse (or carries timestamps) is skipped and sets
-//! `node_textfile_scrape_error 1`. Histograms and summaries become untyped families named per
-//! sample (`x_bucket`, `x_sum`, `x_count`; `x` for quantiles): the sample lines match exactly,
-//! only their TYPE lines differ, because the exposition model has no histogram/summary type.
+//! `node_textfile_scrape_error 1`. Histograms and summaries keep their type: one family whose
+//! `_bucket`/`_sum`/`_count` samples are told apart by the exposition's suffix label.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::UNIX_EPOCH;
 
 use super::textparse::{parse, Kind, ParsedFamily, Value};
 use super::{Collector, Ctx, Opt, Spec};
-use crate::model::{Family, MetricType};
+use crate::model::{Family, MetricType, SUFFIX_LABEL};
 
 pub const SPEC: Spec = Spec {
     name: "textfile",
@@ -99,35 +98,32 @@ pub fn merge(files: &[(String, Vec<ParsedFamily>)]) -> Vec<Family> {
                 tracing::error!(metric = %f.name, file = %path, "textfile metric has inconsistent help or type, dropped");
                 continue;
             }
-            out.extend(convert(f, &help));
+            out.push(convert(f, &help));
         }
     }
     out
 }
 
-/// One parsed family into exposition families, padding absent labels with "" like node_exporter.
-fn convert(f: &ParsedFamily, help: &str) -> Vec<Family> {
+/// Bucket or quantile bounds (by bit pattern, for a stable order) → (bound, value).
+type Points = BTreeMap<u64, (f64, f64)>;
+
+/// One parsed family into one exposition family of the same type, padding absent labels with ""
+/// like node_exporter. Histogram and summary samples carry their `_bucket`/`_sum`/`_count` suffix
+/// in `SUFFIX_LABEL`, so the family keeps its type (one `histogram`/`summary` family).
+fn convert(f: &ParsedFamily, help: &str) -> Family {
     let names: BTreeSet<&str> = f
         .metrics
         .iter()
         .flat_map(|m| m.labels.iter().map(|(k, _)| k.as_str()))
         .collect();
-    let fam = |suffix: &str, kind| Family::new(format!("{}{suffix}", f.name), help, kind);
-    let (mut main, mut sum, mut count) = match kind_of(f.kind) {
-        Kind::Counter => (fam("", MetricType::Counter), None, None),
-        Kind::Gauge => (fam("", MetricType::Gauge), None, None),
-        Kind::Untyped => (fam("", MetricType::Untyped), None, None),
-        Kind::Summary => (
-            fam("", MetricType::Untyped),
-            Some(fam("_sum", MetricType::Untyped)),
-            Some(fam("_count", MetricType::Untyped)),
-        ),
-        Kind::Histogram => (
-            fam("_bucket", MetricType::Untyped),
-            Some(fam("_sum", MetricType::Untyped)),
-            Some(fam("_count", MetricType::Untyped)),
-        ),
+    let kind = match kind_of(f.kind) {
+        Kind::Counter => MetricType::Counter,
+        Kind::Gauge => MetricType::Gauge,
+        Kind::Untyped => MetricType::Untyped,
+        Kind::Summary => MetricType::Summary,
+        Kind::Histogram => MetricType::Histogram,
     };
+    let mut fam = Family::new(f.name.clone(), help, kind);
     for m in &f.metrics {
         let mut labels: Vec<(&str, &str)> = m
             .labels
@@ -139,9 +135,9 @@ fn convert(f: &ParsedFamily, help: &str) -> Vec<Family> {
                 labels.push((n, ""));
             }
         }
-        let (points, s, c): (BTreeMap<u64, (f64, f64)>, f64, u64) = match &m.value {
+        let (points, s, c, key, suffix): (Points, f64, u64, &str, &str) = match &m.value {
             Value::Simple(v) => {
-                main.add(&labels, *v);
+                fam.add(&labels, *v);
                 continue;
             }
             Value::Summary {
@@ -155,44 +151,40 @@ fn convert(f: &ParsedFamily, help: &str) -> Vec<Family> {
                     .collect(),
                 *sum,
                 *count,
+                "quantile",
+                "",
             ),
             Value::Histogram {
                 buckets,
                 sum,
                 count,
             } => {
-                let mut b: BTreeMap<u64, (f64, f64)> = buckets
+                let mut b: Points = buckets
                     .iter()
                     .map(|(le, n)| (le.to_bits(), (*le, *n as f64)))
                     .collect();
                 if !buckets.iter().any(|(le, _)| *le == f64::INFINITY) {
                     b.insert(f64::INFINITY.to_bits(), (f64::INFINITY, *count as f64));
                 }
-                (b, *sum, *count)
+                (b, *sum, *count, "le", "_bucket")
             }
-        };
-        let key = if kind_of(f.kind) == Kind::Summary {
-            "quantile"
-        } else {
-            "le"
         };
         for (bound, v) in points.values() {
             let b = go_float(*bound);
             let mut l = labels.clone();
             l.push((key, &b));
-            main.add(&l, *v);
+            if !suffix.is_empty() {
+                l.push((SUFFIX_LABEL, suffix));
+            }
+            fam.add(&l, *v);
         }
-        if let Some(f) = sum.as_mut() {
-            f.add(&labels, s);
-        }
-        if let Some(f) = count.as_mut() {
-            f.add(&labels, c as f64);
+        for (suffix, v) in [("_sum", s), ("_count", c as f64)] {
+            let mut l = labels.clone();
+            l.push((SUFFIX_LABEL, suffix));
+            fam.add(&l, v);
         }
     }
-    let mut out = vec![main];
-    out.extend(sum);
-    out.extend(count);
-    out
+    fam
 }
 
 /// Reads and parses one file; timestamps are refused like node_exporter does. Returns its mtime.
@@ -218,30 +210,131 @@ fn process(path: &str) -> Result<(i64, Vec<ParsedFamily>), String> {
     Ok((secs, fams))
 }
 
+/// Whether a path has Go `filepath.Match` metacharacters.
+fn has_meta(p: &str) -> bool {
+    p.contains(['*', '?', '[', '\\'])
+}
+
+/// One path element of a Go glob pattern as an anchored regex (`*`, `?`, `[...]`, `\\x`).
+fn element_regex(pat: &str) -> Option<regex::Regex> {
+    let mut re = String::from("^");
+    let mut chars = pat.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '\\' => re.push_str(&regex::escape(&chars.next()?.to_string())),
+            '[' => {
+                re.push('[');
+                let mut first = true;
+                loop {
+                    match chars.next()? {
+                        ']' if !first => break,
+                        '^' if first => re.push('^'),
+                        '\\' => re.push_str(&regex::escape(&chars.next()?.to_string())),
+                        c @ ('[' | '&' | '~') => {
+                            re.push('\\');
+                            re.push(c);
+                        }
+                        c => re.push(c),
+                    }
+                    first = false;
+                }
+                re.push(']');
+            }
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).ok()
+}
+
+/// Go's `filepath.Glob`: the existing paths matching `pattern`, each level in name order; a
+/// pattern without metacharacters is itself when it exists. Malformed patterns match nothing.
+pub fn glob(pattern: &str) -> Vec<String> {
+    if !has_meta(pattern) {
+        return if std::fs::symlink_metadata(pattern).is_ok() {
+            vec![pattern.to_string()]
+        } else {
+            Vec::new()
+        };
+    }
+    let (dir, file) = match pattern.rfind('/') {
+        Some(i) => (&pattern[..i], &pattern[i + 1..]),
+        None => ("", pattern),
+    };
+    let dir = match dir {
+        "" if pattern.starts_with('/') => "/".to_string(),
+        "" => ".".to_string(),
+        d => join_clean(d, ""),
+    };
+    let Some(re) = element_regex(file) else {
+        return Vec::new();
+    };
+    let dirs = if has_meta(&dir) {
+        glob(&dir)
+    } else {
+        vec![dir]
+    };
+    let mut out = Vec::new();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut names: Vec<String> = rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| re.is_match(n))
+            .collect();
+        names.sort();
+        let prefix = if pattern.contains('/') {
+            d.as_str()
+        } else {
+            ""
+        };
+        out.extend(names.iter().map(|n| {
+            if prefix.is_empty() {
+                n.clone()
+            } else {
+                join_clean(prefix, n)
+            }
+        }));
+    }
+    out
+}
+
 impl Collector for Textfile {
     fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
         let mut errored = false;
-        let mut names = Vec::new();
-        if !self.dir.is_empty() {
-            match std::fs::read_dir(&self.dir) {
-                Ok(rd) => names.extend(
-                    rd.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned()),
-                ),
+        // node_exporter 1.5 globs the directory flag; no match means "read it as one directory".
+        let mut dirs = glob(&self.dir);
+        if dirs.is_empty() {
+            dirs.push(self.dir.clone());
+        }
+        let mut paths = Vec::new();
+        for dir in dirs.iter().filter(|d| !d.is_empty()) {
+            match std::fs::read_dir(dir) {
+                Ok(rd) => {
+                    let mut names: Vec<String> = rd
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.ends_with(".prom"))
+                        .collect();
+                    names.sort();
+                    paths.extend(names.iter().map(|n| (join_clean(dir, n), n.clone())));
+                }
                 Err(e) => {
-                    tracing::error!(path = %self.dir, err = %e, "failed to read textfile collector directory");
+                    tracing::error!(path = %dir, err = %e, "failed to read textfile collector directory");
                     errored = true;
                 }
             }
         }
-        names.sort();
         let mut files = Vec::new();
         let mut mtimes = Family::gauge(
             "node_textfile_mtime_seconds",
             "Unixtime mtime of textfiles successfully read.",
         );
-        for name in names.iter().filter(|n| n.ends_with(".prom")) {
-            let path = join_clean(&self.dir, name);
+        for (path, name) in paths {
             match process(&path) {
                 Ok((mtime, fams)) => {
                     mtimes.add(&[("file", &path)], mtime as f64);
@@ -305,21 +398,64 @@ mod tests {
     }
 
     #[test]
-    fn histogram_and_summary_samples() {
+    fn histogram_and_summary_keep_their_type() {
         let h = parse("# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"0.50\"} 1\nh_bucket{le=\"1000000\"} 2.7\nh_sum 3\nh_count 4\n# TYPE s summary\ns{quantile=\"0.5\",x=\"y\"} 1\n").unwrap();
         let fams = merge(&[("f.prom".into(), h)]);
-        let b = sample(&fams, "h_bucket");
-        let le = |v: &str| vec![("le".to_string(), v.to_string())];
-        assert_eq!(
-            b,
-            vec![(le("0.5"), 1.0), (le("1e+06"), 2.0), (le("+Inf"), 4.0)]
+        assert_eq!(fams.len(), 2, "one family each: {fams:?}");
+        let text = crate::model::encode(
+            &crate::model::normalize(fams),
+            crate::model::Format::Text,
         );
-        assert_eq!(sample(&fams, "h_count"), vec![(vec![], 4.0)]);
-        assert_eq!(fams.iter().find(|f| f.name == "h_sum").unwrap().help, "H.");
         assert_eq!(
-            sample(&fams, "s_sum"),
-            vec![(vec![("x".into(), "y".into())], 0.0)]
+            text,
+            "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"0.5\"} 1\nh_bucket{le=\"1e+06\"} 2\n\
+             h_bucket{le=\"+Inf\"} 4\nh_sum 3\nh_count 4\n\
+             # HELP s Metric read from f.prom\n# TYPE s summary\ns{quantile=\"0.5\",x=\"y\"} 1\n\
+             s_sum{x=\"y\"} 0\ns_count{x=\"y\"} 0\n"
         );
-        assert_eq!(sample(&fams, "s")[0].1, 1.0);
+    }
+
+    #[test]
+    fn go_glob_patterns() {
+        let m = |p: &str, n: &str| element_regex(p).unwrap().is_match(n);
+        assert!(m("*.d", "x.d") && !m("*.d", "x.dd") && m("a?c", "abc"));
+        assert!(m("[a-c]x", "bx") && !m("[^a-c]x", "bx") && m("[^a-c]x", "dx"));
+        assert!(m("\\*", "*") && !m("\\*", "a") && m("a.b", "a.b") && !m("a.b", "axb"));
+        assert!(element_regex("[ab").is_none(), "unterminated class");
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let got = glob(&format!("{dir}/tests/fixtures/textfile*"));
+        assert_eq!(
+            got,
+            vec![
+                format!("{dir}/tests/fixtures/textfile"),
+                format!("{dir}/tests/fixtures/textfile-extra")
+            ]
+        );
+        assert_eq!(
+            glob(&format!("{dir}/tests/fixtures/text*/extra.prom")),
+            vec![format!("{dir}/tests/fixtures/textfile-extra/extra.prom")]
+        );
+        assert!(glob(&format!("{dir}/tests/fixtures/nothing*")).is_empty());
+        assert_eq!(glob("Cargo.toml"), vec!["Cargo.toml".to_string()]);
+    }
+
+    #[test]
+    fn a_glob_directory_reads_every_match() {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let t = Textfile {
+            dir: format!("{dir}/tests/fixtures/textfile*"),
+        };
+        let mut out = Vec::new();
+        t.update(&mut out).unwrap();
+        let files: Vec<String> = out
+            .iter()
+            .filter(|f| f.name == "node_textfile_mtime_seconds")
+            .flat_map(|f| f.samples.iter().map(|s| s.labels[0].1.clone()))
+            .collect();
+        assert_eq!(files.len(), 3, "good, more and extra: {files:?}");
+        assert!(files
+            .iter()
+            .any(|f| f.ends_with("textfile-extra/extra.prom")));
+        assert!(out.iter().any(|f| f.name == "node_textfile_extra_value"));
     }
 }

@@ -2,25 +2,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{read_trim, Collector, Ctx, Paths, Spec};
+use super::{read_trim, Paths};
 use crate::model::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "time",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(TimeCollector {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct TimeCollector {
-    paths: Paths,
-}
+super::paths_collector!("time", true);
 
 /// One `clocksourceN` directory: what it offers and what it uses.
 #[derive(Debug, PartialEq)]
@@ -29,30 +14,28 @@ pub struct Clocksource {
     pub current: String,
 }
 
-impl Collector for TimeCollector {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(|e| e.to_string())?;
-        out.push(
-            Family::gauge(
-                "node_time_seconds",
-                "System time in seconds since epoch (1970).",
-            )
-            .with(&[], now.as_nanos() as f64 / 1e9),
-        );
-        let (zone, offset) = local_zone(now.as_secs() as libc::time_t)?;
-        out.push(
-            Family::gauge(
-                "node_time_zone_offset_seconds",
-                "System time zone offset in seconds.",
-            )
-            .with(&[("time_zone", &zone)], offset as f64),
-        );
-        let sources = read_clocksources(&self.paths)?;
-        out.extend(clocksource_families(&sources));
-        Ok(())
-    }
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?;
+    out.push(
+        Family::gauge(
+            "node_time_seconds",
+            "System time in seconds since epoch (1970).",
+        )
+        .with(&[], now.as_nanos() as f64 / 1e9),
+    );
+    let (zone, offset) = local_zone(now.as_secs() as libc::time_t)?;
+    out.push(
+        Family::gauge(
+            "node_time_zone_offset_seconds",
+            "System time zone offset in seconds.",
+        )
+        .with(&[("time_zone", &zone)], offset as f64),
+    );
+    let sources = read_clocksources(paths)?;
+    out.extend(clocksource_families(&sources));
+    Ok(())
 }
 
 extern "C" {

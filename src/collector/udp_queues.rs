@@ -1,24 +1,9 @@
 //! `udp_queues`: bytes queued in UDP sockets, summed over /proc/net/udp and udp6.
 
-use super::{Collector, Ctx, Paths, Spec};
+use super::Paths;
 use crate::model::Family;
 
-pub const SPEC: Spec = Spec {
-    name: "udp_queues",
-    default_enabled: true,
-    options: &[],
-    build,
-};
-
-fn build(ctx: &Ctx) -> Result<Box<dyn Collector>, String> {
-    Ok(Box::new(UdpQueues {
-        paths: ctx.paths.clone(),
-    }))
-}
-
-struct UdpQueues {
-    paths: Paths,
-}
+super::paths_collector!("udp_queues", true);
 
 /// Sums the hex `tx_queue:rx_queue` column over all sockets, skipping the header line.
 pub fn parse_udp(text: &str) -> Result<(u64, u64), String> {
@@ -40,34 +25,32 @@ pub fn parse_udp(text: &str) -> Result<(u64, u64), String> {
     Ok((tx, rx))
 }
 
-impl Collector for UdpQueues {
-    fn update(&self, out: &mut Vec<Family>) -> Result<(), String> {
-        let mut f = Family::gauge(
-            "node_udp_queues",
-            "Number of allocated memory in the kernel for UDP datagrams in bytes.",
-        );
-        let mut missing = 0;
-        for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {
-            let path = self.paths.proc(file);
-            let text = match super::kfile::read_to_string(&path) {
-                Ok(t) => t,
-                // Without IPv6 (or IPv4) the file is absent and node_exporter skips it.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    missing += 1;
-                    continue;
-                }
-                Err(e) => return Err(format!("{}: {e}", path.display())),
-            };
-            let (tx, rx) = parse_udp(&text)?;
-            f.add(&[("queue", "tx"), ("ip", ip)], tx as f64);
-            f.add(&[("queue", "rx"), ("ip", ip)], rx as f64);
-        }
-        if missing == 2 {
-            return Err("no /proc/net/udp or udp6".into());
-        }
-        out.push(f);
-        Ok(())
+fn update(paths: &Paths, out: &mut Vec<Family>) -> Result<(), String> {
+    let mut f = Family::gauge(
+        "node_udp_queues",
+        "Number of allocated memory in the kernel for UDP datagrams in bytes.",
+    );
+    let mut missing = 0;
+    for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {
+        let path = paths.proc(file);
+        let text = match super::kfile::read_to_string(&path) {
+            Ok(t) => t,
+            // Without IPv6 (or IPv4) the file is absent and node_exporter skips it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing += 1;
+                continue;
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let (tx, rx) = parse_udp(&text)?;
+        f.add(&[("queue", "tx"), ("ip", ip)], tx as f64);
+        f.add(&[("queue", "rx"), ("ip", ip)], rx as f64);
     }
+    if missing == 2 {
+        return Err("no /proc/net/udp or udp6".into());
+    }
+    out.push(f);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -15,8 +15,19 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Directories of the fixture trees that are empty on purpose (a process that vanished, a
+/// btrfs filesystem without feature flags): git keeps no empty directory, so they are made here.
+const EMPTY_FIXTURE_DIRS: &[&str] = &[
+    "proc/99",
+    "sys/fs/btrfs/7f07c59f-6136-449c-ab87-e1cf2328731b/features",
+];
+
 pub fn fixtures() -> PathBuf {
-    root().join("tests/fixtures")
+    let dir = root().join("tests/fixtures");
+    for d in EMPTY_FIXTURE_DIRS {
+        std::fs::create_dir_all(dir.join(d)).expect("fixture directory");
+    }
+    dir
 }
 
 /// A port nobody listens on right now.
