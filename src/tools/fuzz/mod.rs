@@ -261,6 +261,8 @@ pub fn run(o: &Options) -> std::process::ExitCode {
 }
 
 mod crash;
+#[cfg(test)]
+mod properties;
 
 #[cfg(test)]
 mod tests;
