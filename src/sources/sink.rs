@@ -11,12 +11,81 @@ pub struct Full {
     pub new: usize,
 }
 
+/// Why the store refuses a sample (Prometheus' head appender refuses the same three): the
+/// `reason` label of `telltale_samples_rejected_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Rejection {
+    /// More than `model::time::FUTURE_TOLERANCE_MS` after the ingest's time.
+    TooFarInFuture,
+    /// Older than the series' newest sample.
+    OutOfOrder,
+    /// The series' newest timestamp again, with another value (the same value is a no-op).
+    DuplicateTimestamp,
+}
+
+impl Rejection {
+    pub const ALL: [Rejection; 3] = [
+        Rejection::TooFarInFuture,
+        Rejection::OutOfOrder,
+        Rejection::DuplicateTimestamp,
+    ];
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rejection::TooFarInFuture => "too_far_in_future",
+            Rejection::OutOfOrder => "out_of_order",
+            Rejection::DuplicateTimestamp => "duplicate_timestamp",
+        }
+    }
+}
+
+/// What one write refused. Empty when everything was stored.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ingested {
+    /// Samples refused, by `Rejection` (in `Rejection::ALL`'s order).
+    pub rejected: [u64; 3],
+    /// The first refused sample, for the sender: `name{labels} @ts: reason`.
+    pub first: Option<String>,
+    /// Samples of new series refused at the series limit.
+    pub series_refused: u64,
+}
+
+impl Ingested {
+    pub fn samples_rejected(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+    /// The refused samples in one line, or `None` when nothing was refused.
+    pub fn rejected_message(&self) -> Option<String> {
+        let n = self.samples_rejected();
+        let first = self.first.as_deref()?;
+        Some(format!("{n} sample(s) refused by the store, first {first}"))
+    }
+}
+
+/// Why an all-or-nothing write wrote nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refused {
+    Full(Full),
+    Samples(Ingested),
+}
+
+/// The families a polled source reports about itself: the store never refuses them at its
+/// series limit (a handful per target), so a target over the limit still shows its health.
+pub const HEALTH_FAMILIES: &[&str] = &[
+    "telltale_target_up",
+    "telltale_target_scrape_duration_seconds",
+    "telltale_target_scrape_errors_total",
+];
+
 pub trait Sink: Send + Sync {
     /// Writes one poll of `source` at `now_ms`: its series the poll no longer has go stale.
-    /// New series past the series limit are refused and counted; the rest is written.
-    fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64);
-    /// `ingest`, but refused whole when its new series would pass the limit.
-    fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Full>;
+    /// New series past the series limit are refused and counted, and so are samples too far
+    /// in the future, out of order or duplicate; the rest is written. Says what was refused.
+    fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Ingested;
+    /// `ingest`, but refused whole when its new series would pass the limit or any sample
+    /// would be refused.
+    fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64)
+        -> Result<(), Refused>;
     /// The families of `source`'s latest write.
     fn latest_of(&self, source: &str) -> Option<Vec<Family>>;
     /// Forgets `source`: its series go stale and it is no longer exposed.

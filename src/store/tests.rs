@@ -226,11 +226,11 @@ fn try_ingest_is_all_or_nothing_at_the_limit() {
         .unwrap_err();
     assert_eq!(
         err,
-        Full {
+        Refused::Full(Full {
             limit: 3,
             held: 2,
             new: 2
-        }
+        })
     );
     assert!(s.range(Some("n"), |_| true, 0, 5000).is_empty());
     assert!(s.latest_of("b").is_none());

@@ -192,8 +192,8 @@ async fn api(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Res
         Ok(b) => b,
         Err(r) => return api_error(r),
     };
-    let fams = json::parse(&bytes)
-        .map_err(|e| Refusal::new(400, "malformed", e))
+    let fams = json::parse(&bytes, crate::model::time::now_ms())
+        .map_err(|e| Refusal::new(400, json::reason_of(&e), e))
         .and_then(|p| json::families(p).map_err(|e| Refusal::new(400, "invalid", e)))
         .map_err(|r| reg.refuse(r));
     match fams.and_then(|f| reg.push_api(f, crate::model::time::now_ms())) {

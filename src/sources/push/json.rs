@@ -10,6 +10,7 @@
 //!   two tags that sanitise to one name are refused; string values as they are, numbers and
 //!   booleans as their JSON text, an empty value leaves the label out;
 //! - `timestamp`: RFC 3339 text or unix seconds (a number, fractions allowed); absent = none;
+//!   checked by `model::time` (1970-01-01 to now + 10 minutes, no leap second), else refused;
 //! - `value`: a number, or a string Prometheus' text format accepts (`"NaN"`, `"+Inf"`);
 //! - `metadata` and unknown fields are ignored.
 
@@ -18,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use crate::model::time::{self, Unit};
 use crate::model::{Family, Labels, MetricType, Sample};
 
 pub const HELP: &str = "Metric pushed to telltale through /api/v1/metrics.";
@@ -116,21 +118,28 @@ fn labels_of(tags: BTreeMap<String, Json>) -> Result<Labels, String> {
     Ok(out)
 }
 
-fn timestamp_of(t: &Json) -> Result<Option<i64>, String> {
-    match t {
-        Json::Null => Ok(None),
-        Json::String(s) => crate::model::time::parse_rfc3339(s)
-            .map(Some)
-            .ok_or_else(|| format!("timestamp {s:?} is not RFC 3339 (2024-01-15T10:30:00Z)")),
-        Json::Number(n) => {
-            let secs = n.as_f64().unwrap_or(f64::NAN);
-            // Past 1e11 seconds (year 5138) the number is almost surely in milliseconds.
-            if !(0.0..1e11).contains(&secs) {
-                return Err(format!("timestamp {n} is not unix seconds"));
-            }
-            Ok(Some((secs * 1000.0).round() as i64))
-        }
-        _ => Err("timestamp must be RFC 3339 text or unix seconds".into()),
+fn timestamp_of(t: &Json, now_ms: i64) -> Result<Option<i64>, String> {
+    let checked = match t {
+        Json::Null => return Ok(None),
+        Json::String(s) => time::from_rfc3339(s, now_ms),
+        Json::Number(n) => time::from_number(n.as_f64().unwrap_or(f64::NAN), Unit::Seconds, now_ms),
+        _ => return Err("timestamp must be RFC 3339 text or unix seconds".into()),
+    };
+    checked
+        .map(Some)
+        .map_err(|e| format!("{TIMESTAMP_ERROR} {t} {e}"))
+}
+
+/// How a refused timestamp's message starts.
+const TIMESTAMP_ERROR: &str = "timestamp";
+
+/// The refusal reason of a `parse` error: `timestamp` for a timestamp outside the accepted
+/// range, `malformed` for the rest.
+pub fn reason_of(err: &str) -> &'static str {
+    if err.contains(&format!("): {TIMESTAMP_ERROR} ")) {
+        "timestamp"
+    } else {
+        "malformed"
     }
 }
 
@@ -145,7 +154,7 @@ fn value_of(v: &Json) -> Result<f64, String> {
     }
 }
 
-fn point(item: Item) -> Result<Point, String> {
+fn point(item: Item, now_ms: i64) -> Result<Point, String> {
     let kind = kind_of(item.metric_type.as_deref())?;
     let name = metric_name(&item.metric_id, kind)?;
     let value = value_of(&item.value)?;
@@ -158,20 +167,21 @@ fn point(item: Item) -> Result<Point, String> {
         sample: Sample {
             labels: labels_of(item.tags)?,
             value,
-            timestamp_ms: timestamp_of(&item.timestamp)?,
+            timestamp_ms: timestamp_of(&item.timestamp, now_ms)?,
         },
     })
 }
 
-/// Parses a whole body; the first problem fails it, named by the item's index.
-pub fn parse(body: &[u8]) -> Result<Vec<Point>, String> {
+/// Parses a whole body received at `now_ms`; the first problem fails it, named by the item's
+/// index.
+pub fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Point>, String> {
     let b: Body = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
     b.metrics
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
             let id = item.metric_id.clone();
-            point(item).map_err(|e| format!("metrics[{i}] ({id:?}): {e}"))
+            point(item, now_ms).map_err(|e| format!("metrics[{i}] ({id:?}): {e}"))
         })
         .collect()
 }
@@ -214,6 +224,8 @@ pub fn families(points: Vec<Point>) -> Result<Vec<Family>, String> {
 
 #[cfg(test)]
 mod tests {
+    /// 2025-12-06, the wall clock of these tests.
+    const NOW: i64 = 1_765_000_000_000;
     use super::*;
     use crate::model::{encode, normalize, Format};
 
@@ -224,7 +236,7 @@ mod tests {
 
     #[test]
     fn the_seed_body_maps_to_a_counter_with_total() {
-        let pts = parse(SEED.as_bytes()).unwrap();
+        let pts = parse(SEED.as_bytes(), NOW).unwrap();
         assert_eq!(pts.len(), 1);
         let p = &pts[0];
         assert_eq!(p.name, "crypto_key_access_count_total");
@@ -258,7 +270,7 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         assert!(metric_name("", MetricType::Gauge).is_err());
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "metric_type": "Gauge",
         "tags": {"key.type": "a", "2fa": true, "n": 3, "empty": ""}}]}"#;
-        let p = &parse(body.as_bytes()).unwrap()[0];
+        let p = &parse(body.as_bytes(), NOW).unwrap()[0];
         assert_eq!(p.kind, MetricType::Gauge);
         let want: Labels = [("_2fa", "true"), ("key_type", "a"), ("n", "3")]
             .iter()
@@ -270,7 +282,7 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
 
     #[test]
     fn timestamps_and_values_in_their_accepted_forms() {
-        let one = |item: &str| parse(format!(r#"{{"metrics": [{item}]}}"#).as_bytes());
+        let one = |item: &str| parse(format!(r#"{{"metrics": [{item}]}}"#).as_bytes(), NOW);
         let p = one(r#"{"metric_id": "m", "value": "NaN", "timestamp": 1705314600.25}"#).unwrap();
         assert!(p[0].sample.value.is_nan());
         assert_eq!(p[0].sample.timestamp_ms, Some(1_705_314_600_250));
@@ -279,12 +291,23 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         let err = |item: &str| one(item).unwrap_err();
         assert!(
             err(r#"{"metric_id": "m", "value": 1, "timestamp": 1705314600000}"#)
-                .contains("not unix seconds")
+                .contains("is out of range")
         );
         assert!(
             err(r#"{"metric_id": "m", "value": 1, "timestamp": "yesterday"}"#)
                 .contains("not RFC 3339")
         );
+        for (ts, says) in [
+            (r#""0000-01-01T00:00:00Z""#, "before 1970"),
+            (r#""1969-12-31T23:59:59Z""#, "before 1970"),
+            (r#""2016-12-31T23:59:60Z""#, "leap second"),
+            (r#""9999-12-31T23:59:59Z""#, "too far in the future"),
+            ("1e308", "out of range"),
+            ("-1", "before 1970"),
+        ] {
+            let e = err(&format!(r#"{{"metric_id": "m", "value": 1, "timestamp": {ts}}}"#));
+            assert!(e.contains(says), "{ts}: {e}");
+        }
         assert!(err(r#"{"metric_id": "m", "value": true}"#).contains("value must be a number"));
         assert!(err(r#"{"metric_id": "m", "value": "many"}"#).contains("not a number"));
         assert!(
@@ -301,26 +324,26 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
     fn bad_items_are_named_by_index() {
         let body = r#"{"metrics": [{"metric_id": "ok", "value": 1},
         {"metric_id": "bad", "value": 1, "tags": {"__name__": "x"}}]}"#;
-        let e = parse(body.as_bytes()).unwrap_err();
+        let e = parse(body.as_bytes(), NOW).unwrap_err();
         assert!(
             e.starts_with("metrics[1] (\"bad\"): tag \"__name__\""),
             "{e}"
         );
         let body =
             r#"{"metrics": [{"metric_id": "m", "value": 1, "tags": {"a.b": "1", "a_b": "2"}}]}"#;
-        assert!(parse(body.as_bytes())
+        assert!(parse(body.as_bytes(), NOW)
             .unwrap_err()
             .contains("also becomes the label \"a_b\""));
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "tags": {"a": [1]}}]}"#;
-        assert!(parse(body.as_bytes())
+        assert!(parse(body.as_bytes(), NOW)
             .unwrap_err()
             .contains("string, number or boolean"));
-        let e = parse(b"{\"metrics\": [{\"value\": 1}]}").unwrap_err();
+        let e = parse(b"{\"metrics\": [{\"value\": 1}]}", NOW).unwrap_err();
         assert!(e.contains("missing field `metric_id`"), "{e}");
-        assert!(parse(b"not json")
+        assert!(parse(b"not json", NOW)
             .unwrap_err()
             .starts_with("invalid JSON body"));
-        assert!(parse(b"{}")
+        assert!(parse(b"{}", NOW)
             .unwrap_err()
             .contains("missing field `metrics`"));
     }
@@ -331,13 +354,13 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         {"metric_id": "m", "value": 1, "timestamp": 20, "tags": {"a": "x"}},
         {"metric_id": "m", "value": 2, "timestamp": 10, "tags": {"a": "x"}},
         {"metric_id": "m", "value": 3, "timestamp": 30, "tags": {"a": "y"}}]}"#;
-        let fams = families(parse(body.as_bytes()).unwrap()).unwrap();
+        let fams = families(parse(body.as_bytes(), NOW).unwrap()).unwrap();
         assert_eq!(fams.len(), 1);
         let vals: Vec<f64> = fams[0].samples.iter().map(|s| s.value).collect();
         assert_eq!(vals, vec![1.0, 3.0]);
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "metric_type": "gauge"},
         {"metric_id": "m", "value": 1}]}"#;
-        let e = families(parse(body.as_bytes()).unwrap()).unwrap_err();
+        let e = families(parse(body.as_bytes(), NOW).unwrap()).unwrap_err();
         assert_eq!(e, "m is pushed both as gauge and as untyped");
     }
 }

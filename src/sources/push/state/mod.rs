@@ -11,7 +11,7 @@ use super::refusal::{Mode, Refusal, REASONS};
 use super::text::{push_times, PUSH_FAILURE_TIME, PUSH_TIME};
 use super::SOURCE_PREFIX;
 use crate::model::{Family, Labels, MetricType};
-use crate::sources::sink::Sink;
+use crate::sources::sink::{Refused, Sink};
 
 mod api_group;
 
@@ -242,15 +242,23 @@ impl Registry {
         if !key.0.is_empty() {
             all.extend(push_times(key, now_s, failure_time));
         }
-        self.store.try_ingest(id, all, now_ms).map_err(|full| {
-            Refusal::new(
+        self.store.try_ingest(id, all, now_ms).map_err(|r| match r {
+            Refused::Full(full) => Refusal::new(
                 422,
                 "storage_full",
                 format!(
                     "push refused: {} new series would pass storage.max_series ({}; {} held)",
                     full.new, full.limit, full.held
                 ),
-            )
+            ),
+            Refused::Samples(report) => Refusal::new(
+                400,
+                "samples_rejected",
+                format!(
+                    "push refused: {}",
+                    report.rejected_message().unwrap_or_default()
+                ),
+            ),
         })?;
         if let Some(g) = st.groups.remove(id) {
             st.series -= g.series;
@@ -291,7 +299,7 @@ impl Registry {
         let mut fams = self.store.latest_of(id).unwrap_or_default();
         fams.retain(|f| f.name != PUSH_TIME && f.name != PUSH_FAILURE_TIME);
         fams.extend(push_times(&g.key, g.push_time, g.failure_time));
-        self.store.ingest(id, fams, now_ms);
+        let _ = self.store.ingest(id, fams, now_ms);
     }
 
     /// Deletes a group (its series go stale). Deleting a group that does not exist is no error.
@@ -335,7 +343,7 @@ impl Registry {
         let ids: Vec<String> = st.groups.keys().cloned().collect();
         for id in ids {
             if let Some(fams) = self.store.latest_of(&id) {
-                self.store.ingest(&id, fams, now_ms);
+                let _ = self.store.ingest(&id, fams, now_ms);
             }
         }
     }
