@@ -47,7 +47,13 @@ pub struct Registry {
     state: Mutex<State>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     accepted: AtomicU64,
+    /// One per request being read, parsed and checked (see [`INGEST_CONCURRENCY`]).
+    permits: tokio::sync::Semaphore,
 }
+
+/// Push requests read, parsed and checked at once; the others wait, their bodies unread. With
+/// the body and sample limits this bounds the memory push ingest can take (docs/push.md).
+pub const INGEST_CONCURRENCY: usize = 2;
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -72,6 +78,7 @@ impl Registry {
             state: Mutex::new(State::default()),
             rejected: Mutex::new(REASONS.iter().map(|r| (*r, 0)).collect()),
             accepted: AtomicU64::new(0),
+            permits: tokio::sync::Semaphore::new(INGEST_CONCURRENCY),
         }
     }
 
@@ -94,6 +101,11 @@ impl Registry {
 
     pub fn refresh_interval(&self) -> Duration {
         self.cfg.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// Waits for a turn to read, parse and check one request (held until dropped).
+    pub async fn ingest_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.permits.acquire().await.ok()
     }
 
     /// Counts a refusal and hands it back (for `?`).
