@@ -259,8 +259,11 @@ async fn api(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Res
             return api_error(r);
         }
     };
-    let fams = json::parse(&bytes, crate::model::time::now_ms())
-        .map_err(|e| Refusal::new(400, json::reason_of(&e), e))
+    let fams = json::parse(&bytes, crate::model::time::now_ms(), cfg.max_samples_per_request)
+        .map_err(|e| {
+            let (status, reason) = json::reason_of(&e);
+            Refusal::new(status, reason, e)
+        })
         .and_then(|p| json::families(p).map_err(|e| Refusal::new(400, "invalid", e)))
         .map_err(|r| reg.refuse(r));
     drop(bytes);

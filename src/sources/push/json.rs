@@ -16,6 +16,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::de::{
+    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -24,9 +27,58 @@ use crate::model::{Family, Labels, MetricType, Sample};
 
 pub const HELP: &str = "Metric pushed to telltale through /api/v1/metrics.";
 
-#[derive(Deserialize)]
-struct Body {
-    metrics: Vec<Item>,
+/// A body, `{"metrics": [...]}`, decoded with at most `.0` items: refused at the next one,
+/// before the rest is decoded, so a large body never becomes a large `Vec` just to be refused.
+struct Body(usize);
+
+/// What a too-long `metrics` array's error says (see [`reason_of`]).
+const TOO_MANY: &str = "exceed push.max_samples_per_request";
+
+impl<'de> Visitor<'de> for Body {
+    type Value = Vec<Item>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object with a metrics array")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Item>, A::Error> {
+        let mut metrics = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "metrics" {
+                metrics = Some(map.next_value_seed(Items(self.0))?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        metrics.ok_or_else(|| A::Error::missing_field("metrics"))
+    }
+}
+
+struct Items(usize);
+
+impl<'de> DeserializeSeed<'de> for Items {
+    type Value = Vec<Item>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Item>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Items {
+    type Value = Vec<Item>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of metrics")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Item>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element::<Item>()? {
+            if out.len() == self.0 {
+                return Err(A::Error::custom(format!(
+                    "push refused: more than {0} metrics in one request {TOO_MANY} ({0})",
+                    self.0
+                )));
+            }
+            out.push(item);
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Deserialize)]
@@ -133,13 +185,15 @@ fn timestamp_of(t: &Json, now_ms: i64) -> Result<Option<i64>, String> {
 /// How a refused timestamp's message starts.
 const TIMESTAMP_ERROR: &str = "timestamp";
 
-/// The refusal reason of a `parse` error: `timestamp` for a timestamp outside the accepted
-/// range, `malformed` for the rest.
-pub fn reason_of(err: &str) -> &'static str {
-    if err.contains(&format!("): {TIMESTAMP_ERROR} ")) {
-        "timestamp"
+/// The HTTP status and refusal reason of a `parse` error: 413 `too_many_samples`, 400
+/// `timestamp` for a timestamp outside the accepted range, 400 `malformed` for the rest.
+pub fn reason_of(err: &str) -> (u16, &'static str) {
+    if err.contains(TOO_MANY) {
+        (413, "too_many_samples")
+    } else if err.contains(&format!("): {TIMESTAMP_ERROR} ")) {
+        (400, "timestamp")
     } else {
-        "malformed"
+        (400, "malformed")
     }
 }
 
@@ -172,11 +226,15 @@ fn point(item: Item, now_ms: i64) -> Result<Point, String> {
     })
 }
 
-/// Parses a whole body received at `now_ms`; the first problem fails it, named by the item's
-/// index.
-pub fn parse(body: &[u8], now_ms: i64) -> Result<Vec<Point>, String> {
-    let b: Body = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
-    b.metrics
+/// Parses a whole body received at `now_ms`, of at most `max_items` metrics; the first problem
+/// fails it, named by the item's index.
+pub fn parse(body: &[u8], now_ms: i64, max_items: usize) -> Result<Vec<Point>, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let items = de
+        .deserialize_map(Body(max_items))
+        .and_then(|items| de.end().map(|()| items))
+        .map_err(|e| format!("invalid JSON body: {e}"))?;
+    items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
@@ -236,7 +294,7 @@ mod tests {
 
     #[test]
     fn the_seed_body_maps_to_a_counter_with_total() {
-        let pts = parse(SEED.as_bytes(), NOW).unwrap();
+        let pts = parse(SEED.as_bytes(), NOW, 100).unwrap();
         assert_eq!(pts.len(), 1);
         let p = &pts[0];
         assert_eq!(p.name, "crypto_key_access_count_total");
@@ -270,7 +328,7 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         assert!(metric_name("", MetricType::Gauge).is_err());
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "metric_type": "Gauge",
         "tags": {"key.type": "a", "2fa": true, "n": 3, "empty": ""}}]}"#;
-        let p = &parse(body.as_bytes(), NOW).unwrap()[0];
+        let p = &parse(body.as_bytes(), NOW, 100).unwrap()[0];
         assert_eq!(p.kind, MetricType::Gauge);
         let want: Labels = [("_2fa", "true"), ("key_type", "a"), ("n", "3")]
             .iter()
@@ -282,7 +340,7 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
 
     #[test]
     fn timestamps_and_values_in_their_accepted_forms() {
-        let one = |item: &str| parse(format!(r#"{{"metrics": [{item}]}}"#).as_bytes(), NOW);
+        let one = |item: &str| parse(format!(r#"{{"metrics": [{item}]}}"#).as_bytes(), NOW, 100);
         let p = one(r#"{"metric_id": "m", "value": "NaN", "timestamp": 1705314600.25}"#).unwrap();
         assert!(p[0].sample.value.is_nan());
         assert_eq!(p[0].sample.timestamp_ms, Some(1_705_314_600_250));
@@ -321,29 +379,43 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
     }
 
     #[test]
+    fn a_body_with_too_many_metrics_is_refused_at_the_first_one_too_many() {
+        let item = r#"{"metric_id": "m", "value": 1}"#;
+        let body = |n: usize| format!(r#"{{"metrics": [{}], "x": 1}}"#, vec![item; n].join(","));
+        assert_eq!(parse(body(3).as_bytes(), NOW, 3).unwrap().len(), 3);
+        let e = parse(body(4).as_bytes(), NOW, 3).unwrap_err();
+        assert!(e.contains("more than 3 metrics"), "{e}");
+        assert_eq!(reason_of(&e), (413, "too_many_samples"));
+        // Refused before the rest is read: what follows the fourth item is never looked at.
+        let cut = format!(r#"{{"metrics": [{item},{item},{item},{item}, garbage"#);
+        assert_eq!(reason_of(&parse(cut.as_bytes(), NOW, 3).unwrap_err()).1, "too_many_samples");
+        assert_eq!(reason_of(&parse(b"{", NOW, 3).unwrap_err()), (400, "malformed"));
+    }
+
+    #[test]
     fn bad_items_are_named_by_index() {
         let body = r#"{"metrics": [{"metric_id": "ok", "value": 1},
         {"metric_id": "bad", "value": 1, "tags": {"__name__": "x"}}]}"#;
-        let e = parse(body.as_bytes(), NOW).unwrap_err();
+        let e = parse(body.as_bytes(), NOW, 100).unwrap_err();
         assert!(
             e.starts_with("metrics[1] (\"bad\"): tag \"__name__\""),
             "{e}"
         );
         let body =
             r#"{"metrics": [{"metric_id": "m", "value": 1, "tags": {"a.b": "1", "a_b": "2"}}]}"#;
-        assert!(parse(body.as_bytes(), NOW)
+        assert!(parse(body.as_bytes(), NOW, 100)
             .unwrap_err()
             .contains("also becomes the label \"a_b\""));
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "tags": {"a": [1]}}]}"#;
-        assert!(parse(body.as_bytes(), NOW)
+        assert!(parse(body.as_bytes(), NOW, 100)
             .unwrap_err()
             .contains("string, number or boolean"));
-        let e = parse(b"{\"metrics\": [{\"value\": 1}]}", NOW).unwrap_err();
+        let e = parse(b"{\"metrics\": [{\"value\": 1}]}", NOW, 100).unwrap_err();
         assert!(e.contains("missing field `metric_id`"), "{e}");
-        assert!(parse(b"not json", NOW)
+        assert!(parse(b"not json", NOW, 100)
             .unwrap_err()
             .starts_with("invalid JSON body"));
-        assert!(parse(b"{}", NOW)
+        assert!(parse(b"{}", NOW, 100)
             .unwrap_err()
             .contains("missing field `metrics`"));
     }
@@ -354,13 +426,13 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         {"metric_id": "m", "value": 1, "timestamp": 20, "tags": {"a": "x"}},
         {"metric_id": "m", "value": 2, "timestamp": 10, "tags": {"a": "x"}},
         {"metric_id": "m", "value": 3, "timestamp": 30, "tags": {"a": "y"}}]}"#;
-        let fams = families(parse(body.as_bytes(), NOW).unwrap()).unwrap();
+        let fams = families(parse(body.as_bytes(), NOW, 100).unwrap()).unwrap();
         assert_eq!(fams.len(), 1);
         let vals: Vec<f64> = fams[0].samples.iter().map(|s| s.value).collect();
         assert_eq!(vals, vec![1.0, 3.0]);
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "metric_type": "gauge"},
         {"metric_id": "m", "value": 1}]}"#;
-        let e = families(parse(body.as_bytes(), NOW).unwrap()).unwrap_err();
+        let e = families(parse(body.as_bytes(), NOW, 100).unwrap()).unwrap_err();
         assert_eq!(e, "m is pushed both as gauge and as untyped");
     }
 }
