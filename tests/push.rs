@@ -383,3 +383,66 @@ fn bad_and_out_of_order_timestamps_are_refused_with_a_reason() {
     let want = format!("pj 1 {}000", now_s + 300);
     assert_eq!(pushed(&p), [want]);
 }
+
+/// VmHWM (peak) or VmRSS of a process, in MiB.
+fn mib(pid: u32, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
+}
+
+/// Sends `body` in a PUT from another thread (the server may answer before it is all sent) and
+/// returns the status line.
+fn put_raw(addr: &str, path: &str, body: std::sync::Arc<String>) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut w = s.try_clone().unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(head.as_bytes());
+        let _ = w.write_all(body.as_bytes());
+    });
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    drop(s);
+    let _ = writer.join();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    text.lines().next().unwrap_or("").to_string()
+}
+
+/// Issue 18's worst case: 15 MB bodies of 839,505 samples under the default limits are refused
+/// without being parsed whole, one or six at once, so the peak RSS stays near the start.
+#[test]
+fn a_body_over_the_sample_limit_is_refused_without_memory_growth() {
+    let (p, _dir) = start("memory", "{}");
+    let body: String = (0..839_505).map(|i| format!("m{i}{{l=\"a\"}} 1\n")).collect();
+    assert!(body.len() > 14_000_000 && body.len() < 16 << 20);
+    let body = std::sync::Arc::new(body);
+    let pid = p.child.id();
+    let start_peak = mib(pid, "VmHWM:");
+    let status = put_raw(&p.addr(), "/metrics/job/one", std::sync::Arc::clone(&body));
+    assert!(status.contains(" 413 "), "{status}");
+    let six: Vec<_> = (0..6)
+        .map(|g| {
+            let (addr, body) = (p.addr(), std::sync::Arc::clone(&body));
+            std::thread::spawn(move || put_raw(&addr, &format!("/metrics/job/g{g}"), body))
+        })
+        .collect();
+    for t in six {
+        let status = t.join().unwrap();
+        assert!(status.contains(" 413 "), "{status}");
+    }
+    let grew = mib(pid, "VmHWM:") - start_peak;
+    assert!(grew < 64.0, "the peak RSS grew by {grew:.1} MiB");
+    let m = common::get(&p.addr(), "/metrics");
+    assert!(
+        m.contains("telltale_push_rejected_total{reason=\"too_many_samples\"} 7\n"),
+        "{m}"
+    );
+    assert!(pushed(&p).is_empty());
+}
