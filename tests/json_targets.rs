@@ -388,8 +388,11 @@ fn future_and_out_of_order_timestamps_are_refused_and_reported() {
         "{metrics}"
     );
     assert!(
-        value(&metrics, "telltale_samples_rejected_total{reason=\"out_of_order\"}")
-            .is_some_and(|n| n >= 1.0),
+        value(
+            &metrics,
+            "telltale_samples_rejected_total{reason=\"out_of_order\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
         "{metrics}"
     );
     assert!(!metrics.contains("future_v"), "{metrics}");
@@ -411,7 +414,10 @@ fn a_target_over_the_series_limit_keeps_its_health_series() {
         "telltale_target_scrape_duration_seconds{target=\"wide\"}",
         "telltale_target_scrape_errors_total{reason=\"series_limit\",target=\"wide\"}",
     ] {
-        assert!(value(&metrics, series).is_some(), "{series} missing:\n{metrics}");
+        assert!(
+            value(&metrics, series).is_some(),
+            "{series} missing:\n{metrics}"
+        );
     }
     let t = targets(&p);
     assert_eq!(t[0]["health"], "up", "{t:#?}");

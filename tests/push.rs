@@ -361,7 +361,11 @@ fn bad_and_out_of_order_timestamps_are_refused_with_a_reason() {
         .as_secs();
     // Five minutes ahead is within the tolerance; a current sample after it is out of order.
     let (status, v) = one("pj", &format!("{}", now_s + 300));
-    assert_eq!((status, &v["data"]["accepted"]), (200, &Value::from(1)), "{v}");
+    assert_eq!(
+        (status, &v["data"]["accepted"]),
+        (200, &Value::from(1)),
+        "{v}"
+    );
     let (status, v) = one("pj", "");
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["reason"], "samples_rejected", "{v}");
@@ -371,7 +375,10 @@ fn bad_and_out_of_order_timestamps_are_refused_with_a_reason() {
     let (status, v) = one("pj", &format!("{}", now_s + 300));
     assert_eq!(status, 200, "{v}");
     let (status, v) = one("pj", &format!("{}", now_s - 60));
-    assert_eq!((status, &v["reason"]), (400, &Value::from("samples_rejected")));
+    assert_eq!(
+        (status, &v["reason"]),
+        (400, &Value::from("samples_rejected"))
+    );
     let m = common::get(&p.addr(), "/metrics");
     for line in [
         "telltale_push_rejected_total{reason=\"timestamp\"} 5\n",
@@ -388,7 +395,12 @@ fn bad_and_out_of_order_timestamps_are_refused_with_a_reason() {
 fn mib(pid: u32, key: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<f64>()
+        .unwrap()
+        / 1024.0
 }
 
 /// Sends `body` in a PUT from another thread (the server may answer before it is all sent) and
@@ -420,7 +432,9 @@ fn put_raw(addr: &str, path: &str, body: std::sync::Arc<String>) -> String {
 #[test]
 fn a_body_over_the_sample_limit_is_refused_without_memory_growth() {
     let (p, _dir) = start("memory", "{}");
-    let body: String = (0..839_505).map(|i| format!("m{i}{{l=\"a\"}} 1\n")).collect();
+    let body: String = (0..839_505)
+        .map(|i| format!("m{i}{{l=\"a\"}} 1\n"))
+        .collect();
     assert!(body.len() > 14_000_000 && body.len() < 16 << 20);
     let body = std::sync::Arc::new(body);
     let pid = p.child.id();

@@ -84,8 +84,7 @@ pub trait Sink: Send + Sync {
     fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Ingested;
     /// `ingest`, but refused whole when its new series would pass the limit or any sample
     /// would be refused.
-    fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64)
-        -> Result<(), Refused>;
+    fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Refused>;
     /// The families of `source`'s latest write.
     fn latest_of(&self, source: &str) -> Option<Vec<Family>>;
     /// Forgets `source`: its series go stale and it is no longer exposed.

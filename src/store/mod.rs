@@ -241,7 +241,8 @@ impl Store {
                 };
                 let held = series.get(name).and_then(|m| m.get(&*labels));
                 let ts = smp.timestamp_ms.unwrap_or(now_ms);
-                if let Err(why) = verdict(held.and_then(|s| s.samples.back()), ts, smp.value, now_ms)
+                if let Err(why) =
+                    verdict(held.and_then(|s| s.samples.back()), ts, smp.value, now_ms)
                 {
                     note(&mut report, why, name, &labels, ts);
                 }
@@ -559,7 +560,10 @@ impl Store {
              the write), out_of_order, duplicate_timestamp (same time, another value).",
         );
         for (why, n) in Rejection::ALL.iter().zip(&self.rejected) {
-            rejected.add(&[("reason", why.reason())], n.load(Ordering::Relaxed) as f64);
+            rejected.add(
+                &[("reason", why.reason())],
+                n.load(Ordering::Relaxed) as f64,
+            );
         }
         out.push(rejected);
         let samples: usize = (inner.series.values().flat_map(BTreeMap::values))
@@ -581,12 +585,7 @@ impl Sink for Store {
     fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Ingested {
         Store::ingest(self, source, families, now_ms)
     }
-    fn try_ingest(
-        &self,
-        source: &str,
-        families: Vec<Family>,
-        now_ms: i64,
-    ) -> Result<(), Refused> {
+    fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Refused> {
         Store::try_ingest(self, source, families, now_ms)
     }
     fn latest_of(&self, source: &str) -> Option<Vec<Family>> {

@@ -124,7 +124,9 @@ fn retention_drops_old_samples_and_empty_series() {
 
 fn rejected(s: &Store) -> Vec<(String, f64)> {
     let f = s.families();
-    let f = f.iter().find(|f| f.name == "telltale_samples_rejected_total");
+    let f = f
+        .iter()
+        .find(|f| f.name == "telltale_samples_rejected_total");
     f.unwrap()
         .samples
         .iter()
@@ -196,7 +198,10 @@ fn health_series_are_kept_at_the_series_limit() {
     let up = Family::gauge("telltale_target_up", "h").with(&[("target", "t")], 1.0);
     let r = s.ingest("json/t", vec![data, up.clone()], 1000);
     assert_eq!(r.series_refused, 1);
-    assert_eq!(s.range(Some("telltale_target_up"), |_| true, 0, 5000).len(), 1);
+    assert_eq!(
+        s.range(Some("telltale_target_up"), |_| true, 0, 5000).len(),
+        1
+    );
     // A push (all or nothing) gets no such exemption.
     let other = Family::gauge("telltale_target_up", "h").with(&[("target", "u")], 1.0);
     assert!(matches!(

@@ -259,13 +259,17 @@ async fn api(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Res
             return api_error(r);
         }
     };
-    let fams = json::parse(&bytes, crate::model::time::now_ms(), cfg.max_samples_per_request)
-        .map_err(|e| {
-            let (status, reason) = json::reason_of(&e);
-            Refusal::new(status, reason, e)
-        })
-        .and_then(|p| json::families(p).map_err(|e| Refusal::new(400, "invalid", e)))
-        .map_err(|r| reg.refuse(r));
+    let fams = json::parse(
+        &bytes,
+        crate::model::time::now_ms(),
+        cfg.max_samples_per_request,
+    )
+    .map_err(|e| {
+        let (status, reason) = json::reason_of(&e);
+        Refusal::new(status, reason, e)
+    })
+    .and_then(|p| json::families(p).map_err(|e| Refusal::new(400, "invalid", e)))
+    .map_err(|r| reg.refuse(r));
     drop(bytes);
     match fams.and_then(|f| reg.push_api(f, crate::model::time::now_ms())) {
         Ok(n) => axum::Json(serde_json::json!({"status": "success", "data": {"accepted": n}}))

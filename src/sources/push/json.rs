@@ -363,7 +363,9 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
             ("1e308", "out of range"),
             ("-1", "before 1970"),
         ] {
-            let e = err(&format!(r#"{{"metric_id": "m", "value": 1, "timestamp": {ts}}}"#));
+            let e = err(&format!(
+                r#"{{"metric_id": "m", "value": 1, "timestamp": {ts}}}"#
+            ));
             assert!(e.contains(says), "{ts}: {e}");
         }
         assert!(err(r#"{"metric_id": "m", "value": true}"#).contains("value must be a number"));
@@ -388,8 +390,14 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         assert_eq!(reason_of(&e), (413, "too_many_samples"));
         // Refused before the rest is read: what follows the fourth item is never looked at.
         let cut = format!(r#"{{"metrics": [{item},{item},{item},{item}, garbage"#);
-        assert_eq!(reason_of(&parse(cut.as_bytes(), NOW, 3).unwrap_err()).1, "too_many_samples");
-        assert_eq!(reason_of(&parse(b"{", NOW, 3).unwrap_err()), (400, "malformed"));
+        assert_eq!(
+            reason_of(&parse(cut.as_bytes(), NOW, 3).unwrap_err()).1,
+            "too_many_samples"
+        );
+        assert_eq!(
+            reason_of(&parse(b"{", NOW, 3).unwrap_err()),
+            (400, "malformed")
+        );
     }
 
     #[test]

@@ -254,24 +254,26 @@ impl Registry {
         if !key.0.is_empty() {
             all.extend(push_times(key, now_s, failure_time));
         }
-        self.store.try_ingest(id, all, now_ms).map_err(|r| match r {
-            Refused::Full(full) => Refusal::new(
-                422,
-                "storage_full",
-                format!(
-                    "push refused: {} new series would pass storage.max_series ({}; {} held)",
-                    full.new, full.limit, full.held
+        self.store
+            .try_ingest(id, all, now_ms)
+            .map_err(|r| match r {
+                Refused::Full(full) => Refusal::new(
+                    422,
+                    "storage_full",
+                    format!(
+                        "push refused: {} new series would pass storage.max_series ({}; {} held)",
+                        full.new, full.limit, full.held
+                    ),
                 ),
-            ),
-            Refused::Samples(report) => Refusal::new(
-                400,
-                "samples_rejected",
-                format!(
-                    "push refused: {}",
-                    report.rejected_message().unwrap_or_default()
+                Refused::Samples(report) => Refusal::new(
+                    400,
+                    "samples_rejected",
+                    format!(
+                        "push refused: {}",
+                        report.rejected_message().unwrap_or_default()
+                    ),
                 ),
-            ),
-        })?;
+            })?;
         if let Some(g) = st.groups.remove(id) {
             st.series -= g.series;
             *st.per_job.entry(g.key.job().to_string()).or_default() -= g.series;
