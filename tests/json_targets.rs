@@ -423,18 +423,6 @@ fn a_target_over_the_series_limit_keeps_its_health_series() {
     assert_eq!(t[0]["health"], "up", "{t:#?}");
 }
 
-/// VmHWM/VmRSS of a process in bytes.
-fn memory(pid: u32, key: &str) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 1024
-}
-
 #[test]
 fn a_huge_body_leaves_memory_flat() {
     let srv = serve();
@@ -452,8 +440,8 @@ fn a_huge_body_leaves_memory_flat() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let (peak, now) = (
-        memory(p.child.id(), "VmHWM:"),
-        memory(p.child.id(), "VmRSS:"),
+        common::proc_status_bytes(p.child.id(), "VmHWM:"),
+        common::proc_status_bytes(p.child.id(), "VmRSS:"),
     );
     eprintln!(
         "telltale after 3 polls of a {HUGE}-byte body: VmHWM {peak} bytes, VmRSS {now} bytes"

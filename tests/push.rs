@@ -393,14 +393,7 @@ fn bad_and_out_of_order_timestamps_are_refused_with_a_reason() {
 
 /// VmHWM (peak) or VmRSS of a process, in MiB.
 fn mib(pid: u32, key: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<f64>()
-        .unwrap()
-        / 1024.0
+    common::proc_status_bytes(pid, key) as f64 / (1 << 20) as f64
 }
 
 /// Sends `body` in a PUT from another thread (the server may answer before it is all sent) and

@@ -355,19 +355,10 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
             err(r#"{"metric_id": "m", "value": 1, "timestamp": "yesterday"}"#)
                 .contains("not RFC 3339")
         );
-        for (ts, says) in [
-            (r#""0000-01-01T00:00:00Z""#, "before 1970"),
-            (r#""1969-12-31T23:59:59Z""#, "before 1970"),
-            (r#""2016-12-31T23:59:60Z""#, "leap second"),
-            (r#""9999-12-31T23:59:59Z""#, "too far in the future"),
-            ("1e308", "out of range"),
-            ("-1", "before 1970"),
-        ] {
-            let e = err(&format!(
-                r#"{{"metric_id": "m", "value": 1, "timestamp": {ts}}}"#
-            ));
-            assert!(e.contains(says), "{ts}: {e}");
-        }
+        // The range itself is model::time's; here, that it reaches the item's message.
+        let e = err(r#"{"metric_id": "m", "value": 1, "timestamp": "2016-12-31T23:59:60Z"}"#);
+        assert!(e.starts_with("metrics[0] (\"m\"): timestamp "), "{e}");
+        assert!(e.contains("leap second"), "{e}");
         assert!(err(r#"{"metric_id": "m", "value": true}"#).contains("value must be a number"));
         assert!(err(r#"{"metric_id": "m", "value": "many"}"#).contains("not a number"));
         assert!(
