@@ -5,9 +5,11 @@
 #   one-put      one 15 MB PUT of 839,505 samples (under max_body_size, over
 #                max_samples_per_request: refused 413)
 #   six-puts     six of those PUTs at once, to six groups
-#   max-accepted one PUT of max_samples_per_request (100,000) samples, accepted (the most one
+#   max-parsed   one PUT of max_samples_per_request (100,000) samples: parsed whole, then refused
+#                at max_series_per_group (422), the most one request makes telltale parse
+#   max-accepted one PUT of max_series_per_group (10,000) samples, accepted (the most one
 #                request can store)
-#   json-big     one 15 MB POST /api/v1/metrics of 300,000 items (refused 413)
+#   json-big     one 15 MB POST /api/v1/metrics of 360,000 items (refused 413)
 #
 #   bench/push-memory.sh                      # bench-fast build of this checkout
 #   TELLTALE=path/to/telltale bench/push-memory.sh
@@ -32,9 +34,12 @@ with open(f"{d}/big.txt", "w") as f:
 with open(f"{d}/max.txt", "w") as f:
     for i in range(100_000):
         f.write(f'm{i}{{l="a"}} 1\n')
+with open(f"{d}/group.txt", "w") as f:
+    for i in range(10_000):
+        f.write(f'm{i}{{l="a"}} 1\n')
 with open(f"{d}/big.json", "w") as f:
     f.write('{"metrics": [')
-    f.write(",".join(f'{{"metric_id": "m{i}", "value": 1}}' for i in range(300_000)))
+    f.write(",".join(f'{{"metric_id": "metric_{i:07}", "value": 1}}' for i in range(360_000)))
     f.write("]}")
 PY
 printf 'global: {scrape_interval: 15s}\nsystem: {enabled: false}\npush: {}\n' >"$tmp/telltale.yml"
@@ -75,5 +80,6 @@ json() {
 echo "telltale: $TELLTALE; bodies: $(du -m "$tmp/big.txt" | cut -f1) MB text, $(du -m "$tmp/big.json" | cut -f1) MB JSON"
 run one-put put "$tmp/big.txt" one
 run six-puts six
-run max-accepted put "$tmp/max.txt" max
+run max-parsed put "$tmp/max.txt" max
+run max-accepted put "$tmp/group.txt" group
 run json-big json
