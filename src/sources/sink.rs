@@ -62,6 +62,34 @@ impl Ingested {
     }
 }
 
+impl Ingested {
+    /// What a polled source reports of the write: (`series_limit` | `samples_rejected`,
+    /// message) for each kind of refusal; empty when nothing was refused.
+    pub fn errors(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.series_refused > 0 {
+            out.push((
+                "series_limit",
+                format!(
+                    "{} sample(s) of new series refused: the store is at storage.max_series",
+                    self.series_refused
+                ),
+            ));
+        }
+        if let Some(msg) = self.rejected_message() {
+            out.push(("samples_rejected", msg));
+        }
+        out
+    }
+
+    /// `errors` as one `lastError` line (`reason: message; ...`), or `None`.
+    pub fn last_error(&self) -> Option<String> {
+        let errors = self.errors();
+        let msg: Vec<String> = errors.iter().map(|(r, m)| format!("{r}: {m}")).collect();
+        (!msg.is_empty()).then(|| msg.join("; "))
+    }
+}
+
 /// Why an all-or-nothing write wrote nothing.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Refused {

@@ -224,29 +224,15 @@ impl Source for JsonSource {
     /// Refused samples and series become the target's `lastError` and are counted; the poll
     /// itself worked, so `up` stays.
     fn ingested(&self, report: &Ingested) {
-        let mut errors = Vec::new();
-        if report.series_refused > 0 {
-            errors.push((
-                "series_limit",
-                format!(
-                    "{} sample(s) of new series refused: the store is at storage.max_series",
-                    report.series_refused
-                ),
-            ));
-        }
-        if let Some(msg) = report.rejected_message() {
-            errors.push(("samples_rejected", msg));
-        }
-        if errors.is_empty() {
+        let Some(msg) = report.last_error() else {
             return;
-        }
-        for (reason, _) in &errors {
-            if let Some(i) = REASONS.iter().position(|r| r == reason) {
+        };
+        for (reason, _) in report.errors() {
+            if let Some(i) = REASONS.iter().position(|r| *r == reason) {
                 self.errors[i].fetch_add(1, Ordering::Relaxed);
             }
         }
-        let msg: Vec<String> = errors.iter().map(|(r, m)| format!("{r}: {m}")).collect();
-        self.health.set_error(msg.join("; "));
+        self.health.set_error(msg);
     }
 }
 
