@@ -118,3 +118,26 @@ pub trait Sink: Send + Sync {
     /// Forgets `source`: its series go stale and it is no longer exposed.
     fn remove_source(&self, source: &str, now_ms: i64);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_polled_source_is_told_each_kind_of_refusal() {
+        assert_eq!(Ingested::default().last_error(), None);
+        let r = Ingested {
+            rejected: [0, 2, 1],
+            first: Some("m{} at 5 ms: out_of_order".into()),
+            series_refused: 4,
+        };
+        let kinds: Vec<&str> = r.errors().iter().map(|e| e.0).collect();
+        assert_eq!(kinds, ["series_limit", "samples_rejected"]);
+        assert_eq!(
+            r.last_error().unwrap(),
+            "series_limit: 4 sample(s) of new series refused: the store is at \
+             storage.max_series; samples_rejected: 3 sample(s) refused by the store, first \
+             m{} at 5 ms: out_of_order"
+        );
+    }
+}
