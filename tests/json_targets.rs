@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 /// Size of the body `/huge` streams (the cap is the 4 MiB default).
 const HUGE: usize = 128 << 20;
 
+/// Answers to `/backwards` so far.
+static BACKWARDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Answers one request: fixtures, a 500, a stall, an endless-looking body.
 fn handle(mut s: TcpStream) {
     let mut req = Vec::new();
@@ -37,6 +40,17 @@ fn handle(mut s: TcpStream) {
             Ok(body) => respond(&mut s, "200 OK", &body),
             Err(_) => respond(&mut s, "404 Not Found", b"no such fixture"),
         }
+    } else if path == "/year2100" {
+        respond(&mut s, "200 OK", b"{\"ts\": 4102444800, \"v\": 1}");
+    } else if path == "/backwards" {
+        // Each answer a minute older than the one before: out of order from the second on.
+        let n = BACKWARDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let body = format!("{{\"ts\": {}, \"v\": {n}}}", now - 60 * (n + 1));
+        respond(&mut s, "200 OK", body.as_bytes());
     } else if path == "/status/500" {
         respond(
             &mut s,
@@ -322,16 +336,91 @@ fn every_error_reason_is_counted_and_reported() {
     assert!(!metrics.contains("err_value"), "{metrics}");
 }
 
-/// VmHWM/VmRSS of a process in bytes.
-fn memory(pid: u32, key: &str) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 1024
+/// The lastError of target `name`, once it is not empty.
+fn last_error(p: &common::Proc, name: &str) -> String {
+    let t = wait_targets(p, &format!("an error for {name}"), |t| {
+        t.iter().any(|x| {
+            x["labels"]["instance"] == name && !x["lastError"].as_str().unwrap_or("").is_empty()
+        })
+    });
+    let entry = t.iter().find(|x| x["labels"]["instance"] == name).unwrap();
+    entry["lastError"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn future_and_out_of_order_timestamps_are_refused_and_reported() {
+    let srv = serve();
+    let target = |name: &str, path: &str| {
+        format!(
+            "  - name: {name}\n    url: http://{srv}/{path}\n    interval: 1s\n    timestamp_path: $.ts\n    metrics:\n      - {{name: {name}_v, path: $.v}}\n"
+        )
+    };
+    let cfg = format!(
+        "system: {{enabled: false}}\njson_targets:\n{}{}",
+        target("future", "year2100"),
+        target("back", "backwards")
+    );
+    let p = start(&cfg);
+    let err = last_error(&p, "future");
+    assert!(
+        err.starts_with("timestamp: timestamp $.ts (4102444800) is too far in the future"),
+        "{err}"
+    );
+    let err = last_error(&p, "back");
+    assert!(
+        err.starts_with("samples_rejected: 1 sample(s) refused by the store, first back_v{")
+            && err.ends_with(": out_of_order"),
+        "{err}"
+    );
+    let metrics = common::wait_metrics(&p, 20, "counted refusals", |m| {
+        value(
+            m,
+            "telltale_target_scrape_errors_total{reason=\"samples_rejected\",target=\"back\"}",
+        )
+        .is_some_and(|n| n >= 1.0)
+    });
+    assert!(
+        value(
+            &metrics,
+            "telltale_target_scrape_errors_total{reason=\"timestamp\",target=\"future\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    assert!(
+        value(
+            &metrics,
+            "telltale_samples_rejected_total{reason=\"out_of_order\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("future_v"), "{metrics}");
+}
+
+#[test]
+fn a_target_over_the_series_limit_keeps_its_health_series() {
+    let srv = serve();
+    let cfg = format!(
+        "system: {{enabled: false}}\nstorage: {{max_series: 2}}\njson_targets:\n  - name: wide\n    url: http://{srv}/fixture/services.json\n    interval: 1s\n    metrics:\n      - {{name: svc_latency, path: '$.services[*].latency_ms', label_paths: {{service: '@.id'}}}}\n"
+    );
+    let p = start(&cfg);
+    let err = last_error(&p, "wide");
+    assert!(err.starts_with("series_limit: "), "{err}");
+    let metrics = common::wait_metrics(&p, 20, "health series", |m| {
+        value(m, "telltale_target_up{target=\"wide\"}") == Some(1.0)
+    });
+    for series in [
+        "telltale_target_scrape_duration_seconds{target=\"wide\"}",
+        "telltale_target_scrape_errors_total{reason=\"series_limit\",target=\"wide\"}",
+    ] {
+        assert!(
+            value(&metrics, series).is_some(),
+            "{series} missing:\n{metrics}"
+        );
+    }
+    let t = targets(&p);
+    assert_eq!(t[0]["health"], "up", "{t:#?}");
 }
 
 #[test]
@@ -351,8 +440,8 @@ fn a_huge_body_leaves_memory_flat() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let (peak, now) = (
-        memory(p.child.id(), "VmHWM:"),
-        memory(p.child.id(), "VmRSS:"),
+        common::proc_status_bytes(p.child.id(), "VmHWM:"),
+        common::proc_status_bytes(p.child.id(), "VmRSS:"),
     );
     eprintln!(
         "telltale after 3 polls of a {HUGE}-byte body: VmHWM {peak} bytes, VmRSS {now} bytes"

@@ -323,3 +323,133 @@ fn every_limit_and_malformed_body_is_refused_whole() {
     let r = send(&p, "GET", "/metrics/job/a", "");
     assert_eq!(r.status, 405);
 }
+
+/// Item by item: a timestamp outside 1970..now+10m is refused with its reason, and so is a
+/// sample older than the series' newest; nothing refused is acknowledged or stored.
+#[test]
+fn bad_and_out_of_order_timestamps_are_refused_with_a_reason() {
+    let (p, _dir) = start("timestamps", "{}");
+    let one = |id: &str, ts: &str| {
+        let ts = if ts.is_empty() {
+            String::new()
+        } else {
+            format!(", \"timestamp\": {ts}")
+        };
+        let body = format!(r#"{{"metrics": [{{"metric_id": "{id}", "value": 1{ts}}}]}}"#);
+        let r = send(&p, "POST", "/api/v1/metrics", &body);
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        (r.status, v)
+    };
+    for (ts, words) in [
+        (r#""9999-12-31T23:59:59Z""#, "too far in the future"),
+        (r#""0000-01-01T00:00:00Z""#, "before 1970"),
+        (r#""1969-12-31T23:59:59Z""#, "before 1970"),
+        (r#""2016-12-31T23:59:60Z""#, "leap second"),
+        ("1e308", "out of range"),
+    ] {
+        let (status, v) = one("pj", ts);
+        assert_eq!(status, 400, "{ts}: {v}");
+        assert_eq!(v["reason"], "timestamp", "{ts}: {v}");
+        let e = v["error"].as_str().unwrap();
+        assert!(e.starts_with("metrics[0] (\"pj\"): timestamp "), "{e}");
+        assert!(e.contains(words), "{ts}: {e}");
+    }
+    assert!(pushed(&p).iter().all(|l| !l.starts_with("pj")));
+    let now_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Five minutes ahead is within the tolerance; a current sample after it is out of order.
+    let (status, v) = one("pj", &format!("{}", now_s + 300));
+    assert_eq!(
+        (status, &v["data"]["accepted"]),
+        (200, &Value::from(1)),
+        "{v}"
+    );
+    let (status, v) = one("pj", "");
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["reason"], "samples_rejected", "{v}");
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("pj{") && e.ends_with(": out_of_order"), "{e}");
+    // The same sample again is no change, so no refusal.
+    let (status, v) = one("pj", &format!("{}", now_s + 300));
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = one("pj", &format!("{}", now_s - 60));
+    assert_eq!(
+        (status, &v["reason"]),
+        (400, &Value::from("samples_rejected"))
+    );
+    let m = common::get(&p.addr(), "/metrics");
+    for line in [
+        "telltale_push_rejected_total{reason=\"timestamp\"} 5\n",
+        "telltale_push_rejected_total{reason=\"samples_rejected\"} 2\n",
+        "telltale_samples_rejected_total{reason=\"out_of_order\"} 2\n",
+    ] {
+        assert!(m.contains(line), "{line:?} not in\n{m}");
+    }
+    let want = format!("pj 1 {}000", now_s + 300);
+    assert_eq!(pushed(&p), [want]);
+}
+
+/// VmHWM (peak) or VmRSS of a process, in MiB.
+fn mib(pid: u32, key: &str) -> f64 {
+    common::proc_status_bytes(pid, key) as f64 / (1 << 20) as f64
+}
+
+/// Sends `body` in a PUT from another thread (the server may answer before it is all sent) and
+/// returns the status line.
+fn put_raw(addr: &str, path: &str, body: std::sync::Arc<String>) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut w = s.try_clone().unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(head.as_bytes());
+        let _ = w.write_all(body.as_bytes());
+    });
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    drop(s);
+    let _ = writer.join();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    text.lines().next().unwrap_or("").to_string()
+}
+
+/// Issue 18's worst case: 15 MB bodies of 839,505 samples under the default limits are refused
+/// without being parsed whole, one or six at once, so the peak RSS stays near the start.
+#[test]
+fn a_body_over_the_sample_limit_is_refused_without_memory_growth() {
+    let (p, _dir) = start("memory", "{}");
+    let body: String = (0..839_505)
+        .map(|i| format!("m{i}{{l=\"a\"}} 1\n"))
+        .collect();
+    assert!(body.len() > 14_000_000 && body.len() < 16 << 20);
+    let body = std::sync::Arc::new(body);
+    let pid = p.child.id();
+    let start_peak = mib(pid, "VmHWM:");
+    let status = put_raw(&p.addr(), "/metrics/job/one", std::sync::Arc::clone(&body));
+    assert!(status.contains(" 413 "), "{status}");
+    let six: Vec<_> = (0..6)
+        .map(|g| {
+            let (addr, body) = (p.addr(), std::sync::Arc::clone(&body));
+            std::thread::spawn(move || put_raw(&addr, &format!("/metrics/job/g{g}"), body))
+        })
+        .collect();
+    for t in six {
+        let status = t.join().unwrap();
+        assert!(status.contains(" 413 "), "{status}");
+    }
+    let grew = mib(pid, "VmHWM:") - start_peak;
+    assert!(grew < 64.0, "the peak RSS grew by {grew:.1} MiB");
+    let m = common::get(&p.addr(), "/metrics");
+    assert!(
+        m.contains("telltale_push_rejected_total{reason=\"too_many_samples\"} 7\n"),
+        "{m}"
+    );
+    assert!(pushed(&p).is_empty());
+}

@@ -49,6 +49,10 @@ impl HealthCell {
     pub fn get(&self) -> Health {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+    /// Sets the last error, keeping `up` (the poll worked; the store refused part of it).
+    pub fn set_error(&self, error: String) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).last_error = error;
+    }
 }
 
 /// What a polled source is, for scheduling, reloads and `/api/v1/targets`.
@@ -70,6 +74,8 @@ pub trait Source: Send + Sync {
     /// One poll at `now_ms`: every family of the source, data and health alike.
     fn poll(&self, now_ms: i64) -> BoxFuture<'_, Vec<Family>>;
     fn health(&self) -> Health;
+    /// What the store refused of the poll just written (nothing to do by default).
+    fn ingested(&self, _report: &sink::Ingested) {}
 
     fn kind(&self) -> &'static str {
         self.target().kind
@@ -228,7 +234,8 @@ impl Scheduler {
                     tick.tick().await;
                     let now = now_ms();
                     let families = s.poll(now).await;
-                    sink.ingest(&id, families, now);
+                    let report = sink.ingest(&id, families, now);
+                    s.ingested(&report);
                 }
             }));
         }

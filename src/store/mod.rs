@@ -1,6 +1,13 @@
 //! The sample store: every source writes its polls here; `/metrics` reads each source's latest
 //! families and the rules engine reads recent samples per series. Bounded by a retention window
 //! and a series limit; over the limit new series are refused and counted, never a crash.
+//!
+//! Samples follow Prometheus' head appender: one more than `FUTURE_TOLERANCE_MS` after the
+//! ingest's time is refused (`too_far_in_future`, so a bad clock cannot freeze a series), one
+//! older than the series' newest is refused (`out_of_order`), the newest timestamp again with
+//! another value is refused (`duplicate_timestamp`; with the same value it is a no-op, as a
+//! re-ingested push group is). Refusals are counted in `telltale_samples_rejected_total` and
+//! returned to the writer ([`Ingested`]), never dropped without a word.
 
 pub mod memstore;
 pub mod select;
@@ -10,9 +17,10 @@ use std::collections::{vec_deque, BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::model::time::{is_stale, now_ms, STALE_NAN};
+use crate::model::labels::fmt_labels;
+use crate::model::time::{is_stale, now_ms, FUTURE_TOLERANCE_MS, STALE_NAN};
 use crate::model::{Family, Labels, SUFFIX_LABEL};
-use crate::sources::sink::{Full, Sink};
+use crate::sources::sink::{Full, Ingested, Refused, Rejection, Sink, HEALTH_FAMILIES};
 
 /// A series' identity: metric name and sorted label pairs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -98,6 +106,34 @@ pub struct Store {
     retention_ms: AtomicI64,
     max_series: AtomicUsize,
     refused: AtomicU64,
+    /// Samples refused, by `Rejection::ALL`'s order.
+    rejected: [AtomicU64; 3],
+}
+
+/// Whether a sample at `ts` with value `v` goes after `last`, the series' newest sample, for an
+/// ingest at `now_ms`: `Ok(true)` appends, `Ok(false)` is a repeat of `last` (a no-op).
+fn verdict(last: Option<&(i64, f64)>, ts: i64, v: f64, now_ms: i64) -> Result<bool, Rejection> {
+    if ts > now_ms.saturating_add(FUTURE_TOLERANCE_MS) {
+        return Err(Rejection::TooFarInFuture);
+    }
+    match last {
+        Some((t, _)) if *t > ts => Err(Rejection::OutOfOrder),
+        Some((t, lv)) if *t == ts && lv.to_bits() == v.to_bits() => Ok(false),
+        Some((t, _)) if *t == ts => Err(Rejection::DuplicateTimestamp),
+        _ => Ok(true),
+    }
+}
+
+/// Notes one refused sample in `report`.
+fn note(report: &mut Ingested, why: Rejection, name: &str, labels: &Labels, ts: i64) {
+    report.rejected[why as usize] += 1;
+    if report.first.is_none() {
+        report.first = Some(format!(
+            "{name}{} at {ts} ms: {}",
+            fmt_labels(labels),
+            why.reason()
+        ));
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +150,7 @@ impl Store {
             retention_ms: AtomicI64::new(limits.retention_ms),
             max_series: AtomicUsize::new(limits.max_series),
             refused: AtomicU64::new(0),
+            rejected: Default::default(),
         }
     }
 
@@ -126,8 +163,9 @@ impl Store {
 
     /// Records one poll of `source` taken at `now_ms`. Samples without their own timestamp get
     /// `now_ms`; series the source reported last time but not now get a staleness marker.
-    pub fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) {
-        let _ = self.ingest_with(source, families, now_ms, Mode::default());
+    pub fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Ingested {
+        self.ingest_with(source, families, now_ms, Mode::default())
+            .unwrap_or_default()
     }
 
     /// `ingest` for samples that rules read but `/metrics` serves otherwise (the host
@@ -151,12 +189,17 @@ impl Store {
 
     /// `ingest`, all or nothing: when the new series would pass the series limit nothing is
     /// written (a push is applied whole or refused).
-    pub fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Full> {
+    pub fn try_ingest(
+        &self,
+        source: &str,
+        families: Vec<Family>,
+        now_ms: i64,
+    ) -> Result<(), Refused> {
         let mode = Mode {
             atomic: true,
             ..Mode::default()
         };
-        self.ingest_with(source, families, now_ms, mode)
+        self.ingest_with(source, families, now_ms, mode).map(drop)
     }
 
     /// Sets (or with `None` removes) the one subscriber to what ingests write.
@@ -170,23 +213,45 @@ impl Store {
         inner.latest.get(source).map(|(f, _)| f.clone())
     }
 
-    /// How many of the incoming series the store does not hold yet.
-    fn fresh_series(series: &BTreeMap<Arc<str>, ByLabels>, families: &[Family]) -> usize {
+    /// For an all-or-nothing write: how many of the incoming series the store does not hold
+    /// yet (counted only with `count_fresh`), and which samples it would refuse.
+    fn precheck(
+        series: &BTreeMap<Arc<str>, ByLabels>,
+        families: &[Family],
+        now_ms: i64,
+        count_fresh: bool,
+    ) -> (usize, Ingested) {
         let mut fresh = std::collections::HashSet::new();
+        let mut report = Ingested::default();
         for f in families {
             for smp in &f.samples {
-                let (name, mut labels) = storage_key(&f.name, smp)
-                    .unwrap_or_else(|| (f.name.clone(), smp.labels.clone()));
-                labels.sort();
-                let held = series
-                    .get(name.as_str())
-                    .is_some_and(|m| m.contains_key(&labels));
-                if !held {
-                    fresh.insert((name, labels));
+                let key = storage_key(&f.name, smp);
+                let (name, labels): (&str, Cow<Labels>) = match &key {
+                    Some((n, l)) => {
+                        let mut l = l.clone();
+                        l.sort();
+                        (n, Cow::Owned(l))
+                    }
+                    None if smp.labels.is_sorted() => (&f.name, Cow::Borrowed(&smp.labels)),
+                    None => {
+                        let mut l = smp.labels.clone();
+                        l.sort();
+                        (&f.name, Cow::Owned(l))
+                    }
+                };
+                let held = series.get(name).and_then(|m| m.get(&*labels));
+                let ts = smp.timestamp_ms.unwrap_or(now_ms);
+                if let Err(why) =
+                    verdict(held.and_then(|s| s.samples.back()), ts, smp.value, now_ms)
+                {
+                    note(&mut report, why, name, &labels, ts);
+                }
+                if held.is_none() && count_fresh {
+                    fresh.insert((name.to_string(), labels.into_owned()));
                 }
             }
         }
-        fresh.len()
+        (fresh.len(), report)
     }
 
     fn ingest_with(
@@ -195,7 +260,7 @@ impl Store {
         mut families: Vec<Family>,
         now_ms: i64,
         mode: Mode,
-    ) -> Result<(), Full> {
+    ) -> Result<Ingested, Refused> {
         let tap = self.tap.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut written: Vec<Written> = Vec::new();
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
@@ -209,17 +274,22 @@ impl Store {
         if mode.atomic {
             let incoming: usize = families.iter().map(|f| f.samples.len()).sum();
             // Only a request that could pass the limit pays for counting its new series.
-            if *count + incoming > max_series {
-                let new = Self::fresh_series(series, &families);
-                if *count + new > max_series {
-                    return Err(Full {
-                        limit: max_series,
-                        held: *count,
-                        new,
-                    });
-                }
+            let could_pass = *count + incoming > max_series;
+            let (new, report) = Self::precheck(series, &families, now_ms, could_pass);
+            if report.samples_rejected() > 0 {
+                drop(inner);
+                self.count_rejected(&report);
+                return Err(Refused::Samples(report));
+            }
+            if could_pass && *count + new > max_series {
+                return Err(Refused::Full(Full {
+                    limit: max_series,
+                    held: *count,
+                    new,
+                }));
             }
         }
+        let mut report = Ingested::default();
         *stamp += 1;
         let stamp = *stamp;
         let mut seen = Vec::new();
@@ -229,8 +299,10 @@ impl Store {
         let mut special: Vec<(String, Labels, i64, f64)> = Vec::new();
         let mut add =
             |name: &Arc<str>, s: &mut Series, ts: i64, v: f64, seen: &mut Vec<SeriesKey>| {
-                // Samples are appended in time order; an older or repeated one is ignored.
-                if s.samples.back().is_none_or(|(t, _)| *t < ts) {
+                // Samples are appended in time order; a repeat is a no-op, the rest refused.
+                let append = verdict(s.samples.back(), ts, v, now_ms)
+                    .map_err(|why| note(&mut report, why, name, &s.labels, ts));
+                if append == Ok(true) {
                     s.samples.push_back((ts, v));
                     if tap.is_some() {
                         let key = SeriesKey {
@@ -273,7 +345,8 @@ impl Store {
                     add(&name, existing, ts, s.value, &mut seen);
                     return true;
                 }
-                if *count >= max_series {
+                let health = !mode.atomic && HEALTH_FAMILIES.contains(&f.name.as_str());
+                if *count >= max_series && !health {
                     refused += 1;
                     return false;
                 }
@@ -364,12 +437,23 @@ impl Store {
                 "series limit reached; new series refused"
             );
         }
-        Ok(())
+        report.series_refused = refused;
+        if let Some(msg) = report.rejected_message() {
+            tracing::debug!(source, err = %msg, "samples refused");
+        }
+        self.count_rejected(&report);
+        Ok(report)
+    }
+
+    fn count_rejected(&self, report: &Ingested) {
+        for (c, n) in self.rejected.iter().zip(report.rejected) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// Forgets a source that no longer exists (after a reload); its series go stale.
     pub fn remove_source(&self, source: &str, now_ms: i64) {
-        self.ingest(source, Vec::new(), now_ms);
+        let _ = self.ingest(source, Vec::new(), now_ms);
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.latest.remove(source);
     }
@@ -470,6 +554,18 @@ impl Store {
             )
             .with(&[], self.refused.load(Ordering::Relaxed) as f64),
         ];
+        let mut rejected = Family::counter(
+            "telltale_samples_rejected_total",
+            "Samples the store refused, by reason: too_far_in_future (more than 10m after \
+             the write), out_of_order, duplicate_timestamp (same time, another value).",
+        );
+        for (why, n) in Rejection::ALL.iter().zip(&self.rejected) {
+            rejected.add(
+                &[("reason", why.reason())],
+                n.load(Ordering::Relaxed) as f64,
+            );
+        }
+        out.push(rejected);
         let samples: usize = (inner.series.values().flat_map(BTreeMap::values))
             .map(|s| s.samples.len())
             .sum();
@@ -486,10 +582,10 @@ impl Store {
 
 /// The store is where sources write.
 impl Sink for Store {
-    fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) {
+    fn ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Ingested {
         Store::ingest(self, source, families, now_ms)
     }
-    fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Full> {
+    fn try_ingest(&self, source: &str, families: Vec<Family>, now_ms: i64) -> Result<(), Refused> {
         Store::try_ingest(self, source, families, now_ms)
     }
     fn latest_of(&self, source: &str) -> Option<Vec<Family>> {

@@ -1,7 +1,7 @@
 //! Tests of the sample store (`store.rs`).
 
 use super::*;
-use crate::model::time::is_stale;
+use crate::model::time::{is_stale, FUTURE_TOLERANCE_MS};
 
 fn fam(name: &str, series: &[(&str, f64)]) -> Family {
     let mut f = Family::gauge(name, "h");
@@ -122,16 +122,93 @@ fn retention_drops_old_samples_and_empty_series() {
     assert!(s.sources().is_empty());
 }
 
+fn rejected(s: &Store) -> Vec<(String, f64)> {
+    let f = s.families();
+    let f = f
+        .iter()
+        .find(|f| f.name == "telltale_samples_rejected_total");
+    f.unwrap()
+        .samples
+        .iter()
+        .map(|x| (x.labels[0].1.clone(), x.value))
+        .collect()
+}
+
 #[test]
-fn source_timestamps_are_kept_and_out_of_order_ignored() {
+fn source_timestamps_are_kept_and_out_of_order_refused_and_counted() {
     let s = Store::new(limits(100));
     let mut f = fam("m", &[("x", 1.0)]);
     f.samples[0].timestamp_ms = Some(500);
-    s.ingest("z", vec![f.clone()], 1000);
+    assert_eq!(s.ingest("z", vec![f.clone()], 1000), Ingested::default());
+    // The same sample again (a re-ingested push group) is a no-op, not a refusal.
+    assert_eq!(s.ingest("z", vec![f.clone()], 1500), Ingested::default());
     f.samples[0].timestamp_ms = Some(400);
     f.samples[0].value = 9.0;
-    s.ingest("z", vec![f], 2000);
+    let r = s.ingest("z", vec![f.clone()], 2000);
+    assert_eq!(r.rejected, [0, 1, 0]);
+    let first = r.first.unwrap();
+    assert_eq!(first, "m{target=\"x\"} at 400 ms: out_of_order");
+    f.samples[0].timestamp_ms = Some(500);
+    assert_eq!(s.ingest("z", vec![f], 2000).rejected, [0, 0, 1]);
     assert_eq!(s.range(Some("m"), |_| true, 0, 5000)[0].1, vec![(500, 1.0)]);
+    assert_eq!(
+        rejected(&s),
+        [
+            ("too_far_in_future".to_string(), 0.0),
+            ("out_of_order".to_string(), 1.0),
+            ("duplicate_timestamp".to_string(), 1.0)
+        ]
+    );
+}
+
+#[test]
+fn a_future_sample_is_refused_and_does_not_freeze_the_series() {
+    let now = 1_765_000_000_000;
+    let s = Store::new(limits(100));
+    let mut f = fam("pj", &[("x", 1.0)]);
+    f.samples[0].timestamp_ms = Some(253_402_300_799_000);
+    let r = s.ingest("z", vec![f.clone()], now);
+    assert_eq!(r.rejected, [1, 0, 0]);
+    assert!(r.rejected_message().unwrap().contains("too_far_in_future"));
+    // Within the tolerance a sample is taken, and a later current one still updates it.
+    f.samples[0].timestamp_ms = Some(now + FUTURE_TOLERANCE_MS);
+    assert_eq!(s.ingest("z", vec![f.clone()], now), Ingested::default());
+    f.samples[0].timestamp_ms = None;
+    f.samples[0].value = 2.0;
+    let later = now + FUTURE_TOLERANCE_MS + 1;
+    assert_eq!(s.ingest("z", vec![f.clone()], later), Ingested::default());
+    let got = s.range(Some("pj"), |_| true, 0, i64::MAX)[0].1.clone();
+    assert_eq!(got, vec![(now + FUTURE_TOLERANCE_MS, 1.0), (later, 2.0)]);
+    // All or nothing: a push with one refused sample writes none.
+    let mut two = fam("q", &[("a", 1.0), ("b", 1.0)]);
+    two.samples[1].timestamp_ms = Some(later + FUTURE_TOLERANCE_MS + 1);
+    match s.try_ingest("p", vec![two], later) {
+        Err(Refused::Samples(r)) => assert_eq!(r.rejected, [1, 0, 0]),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.range(Some("q"), |_| true, 0, i64::MAX).is_empty());
+    assert!(s.latest_of("p").is_none());
+    assert_eq!(rejected(&s)[0].1, 2.0);
+}
+
+#[test]
+fn health_series_are_kept_at_the_series_limit() {
+    let s = Store::new(limits(1));
+    let data = fam("m", &[("1", 1.0), ("2", 1.0)]);
+    let up = Family::gauge("telltale_target_up", "h").with(&[("target", "t")], 1.0);
+    let r = s.ingest("json/t", vec![data, up.clone()], 1000);
+    assert_eq!(r.series_refused, 1);
+    assert_eq!(
+        s.range(Some("telltale_target_up"), |_| true, 0, 5000).len(),
+        1
+    );
+    // A push (all or nothing) gets no such exemption.
+    let other = Family::gauge("telltale_target_up", "h").with(&[("target", "u")], 1.0);
+    assert!(matches!(
+        s.try_ingest("push:x", vec![other], 1000),
+        Err(Refused::Full(_))
+    ));
+    drop(up);
 }
 
 #[test]
@@ -226,11 +303,11 @@ fn try_ingest_is_all_or_nothing_at_the_limit() {
         .unwrap_err();
     assert_eq!(
         err,
-        Full {
+        Refused::Full(Full {
             limit: 3,
             held: 2,
             new: 2
-        }
+        })
     );
     assert!(s.range(Some("n"), |_| true, 0, 5000).is_empty());
     assert!(s.latest_of("b").is_none());

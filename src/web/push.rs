@@ -5,6 +5,8 @@
 //! over its limit, 415 not the text format, 422 a series limit.
 
 use std::io::Read;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -13,8 +15,10 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::Router;
+use hyper::body::Body as _;
 
 use crate::app::App;
+use crate::sources::push::text::SampleLines;
 use crate::sources::push::{grouping, json, text};
 use crate::sources::push::{Mode, Refusal, Registry};
 
@@ -37,12 +41,15 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> &str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-/// The body within `limit` bytes (gzip-encoded bodies are decoded within it too).
+/// The body within `limit` bytes (gzip-encoded bodies are decoded within it too), read as it
+/// arrives. With `max_lines` (text format), refused as soon as it has more sample lines than
+/// that, unread past that point: a body is never read whole, or parsed, just to be refused.
 async fn read_body(
     reg: &Registry,
     h: &HeaderMap,
-    body: Body,
+    mut body: Body,
     limit: usize,
+    max_lines: Option<usize>,
 ) -> Result<Vec<u8>, Refusal> {
     let too_large = || {
         reg.refuse(Refusal::new(
@@ -51,43 +58,88 @@ async fn read_body(
             format!("push refused: the body is larger than push.max_body_size ({limit} bytes)"),
         ))
     };
+    let malformed = |what: &str, e: &dyn std::fmt::Display| {
+        reg.refuse(Refusal::new(400, "malformed", format!("{what}: {e}")))
+    };
     let declared: Option<usize> = header_str(h, header::CONTENT_LENGTH).parse().ok();
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(e) if e.to_string().contains("length limit exceeded") => return Err(too_large()),
-        Err(e) => {
+    let gzip = match header_str(h, header::CONTENT_ENCODING) {
+        "" | "identity" => false,
+        "gzip" => true,
+        other => {
             return Err(reg.refuse(Refusal::new(
-                400,
-                "malformed",
-                format!("cannot read the body: {e}"),
+                415,
+                "unsupported_media_type",
+                format!("Content-Encoding {other:?} is not supported (gzip or none)"),
             )))
         }
     };
-    match header_str(h, header::CONTENT_ENCODING) {
-        "" | "identity" => Ok(bytes.to_vec()),
-        "gzip" => {
-            let mut out = Vec::new();
-            let read = flate2::read::GzDecoder::new(&bytes[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out);
-            match read {
-                Ok(n) if n > limit => Err(too_large()),
-                Ok(_) => Ok(out),
-                Err(e) => Err(reg.refuse(Refusal::new(
-                    400,
-                    "malformed",
-                    format!("bad gzip body: {e}"),
-                ))),
+    let mut lines = SampleLines::default();
+    // Takes one decoded piece into `out`, within the byte and sample-line limits.
+    let mut take = |out: &mut Vec<u8>, piece: &[u8]| -> Result<(), Refusal> {
+        if out.len() + piece.len() > limit {
+            return Err(too_large());
+        }
+        if let Some(max) = max_lines {
+            lines.feed(piece);
+            if lines.lines > max {
+                return Err(reg.refuse(Refusal::new(
+                    413,
+                    "too_many_samples",
+                    format!(
+                        "push refused: at least {} samples in one request exceed push.max_samples_per_request ({max})",
+                        lines.lines
+                    ),
+                )));
             }
         }
-        other => Err(reg.refuse(Refusal::new(
-            415,
-            "unsupported_media_type",
-            format!("Content-Encoding {other:?} is not supported (gzip or none)"),
-        ))),
+        out.extend_from_slice(piece);
+        Ok(())
+    };
+    let mut raw = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| malformed("cannot read the body", &e))?;
+        if let Ok(data) = frame.into_data() {
+            if gzip {
+                // Compressed, it is only held within the limit; lines are counted decoded.
+                if raw.len() + data.len() > limit {
+                    return Err(too_large());
+                }
+                raw.extend_from_slice(&data);
+            } else {
+                take(&mut raw, &data)?;
+            }
+        }
+    }
+    if !gzip {
+        return Ok(raw);
+    }
+    let mut dec = flate2::read::GzDecoder::new(&raw[..]);
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match dec.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => take(&mut out, &buf[..n])?,
+            Err(e) => return Err(malformed("bad gzip body", &e)),
+        }
+    }
+}
+
+/// Hands freed heap back to the system after a refused request (at most once a second): glibc
+/// keeps the small allocations of a large parsed request otherwise, and RSS stays at its peak.
+fn release_memory() {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = crate::model::time::now_ms();
+    if now - LAST.swap(now, Ordering::Relaxed) < 1000 {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -98,9 +150,15 @@ async fn group(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let Some(_turn) = app.push.ingest_permit().await else {
+        return plain(Refusal::new(503, "disabled", "push is shutting down"));
+    };
     match push_group(&app.push, &method, &uri, &headers, body).await {
         Ok(status) => status.into_response(),
-        Err(r) => plain(r),
+        Err(r) => {
+            release_memory();
+            plain(r)
+        }
     }
 }
 
@@ -143,7 +201,8 @@ async fn push_group(
             "the protobuf push format is not supported: push the text format (text/plain; version=0.0.4)",
         )));
     }
-    let bytes = read_body(reg, headers, body, cfg.max_body_size).await?;
+    let max_lines = Some(cfg.max_samples_per_request);
+    let bytes = read_body(reg, headers, body, cfg.max_body_size, max_lines).await?;
     let body = String::from_utf8(bytes).map_err(|e| {
         reg.refuse(Refusal::new(
             400,
@@ -159,6 +218,8 @@ async fn push_group(
         };
         reg.refuse(Refusal::new(400, reason, e))
     })?;
+    // The text is not needed past the parse: freed before the checks and the write.
+    drop(body);
     let mode = if method == Method::PUT {
         Mode::Replace
     } else {
@@ -188,17 +249,34 @@ async fn api(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Res
             "push is not enabled: add a push: section to the config",
         ));
     };
-    let bytes = match read_body(reg, &headers, body, cfg.max_body_size).await {
-        Ok(b) => b,
-        Err(r) => return api_error(r),
+    let Some(_turn) = reg.ingest_permit().await else {
+        return api_error(Refusal::new(503, "disabled", "push is shutting down"));
     };
-    let fams = json::parse(&bytes)
-        .map_err(|e| Refusal::new(400, "malformed", e))
-        .and_then(|p| json::families(p).map_err(|e| Refusal::new(400, "invalid", e)))
-        .map_err(|r| reg.refuse(r));
+    let bytes = match read_body(reg, &headers, body, cfg.max_body_size, None).await {
+        Ok(b) => b,
+        Err(r) => {
+            release_memory();
+            return api_error(r);
+        }
+    };
+    let fams = json::parse(
+        &bytes,
+        crate::model::time::now_ms(),
+        cfg.max_samples_per_request,
+    )
+    .map_err(|e| {
+        let (status, reason) = json::reason_of(&e);
+        Refusal::new(status, reason, e)
+    })
+    .and_then(|p| json::families(p).map_err(|e| Refusal::new(400, "invalid", e)))
+    .map_err(|r| reg.refuse(r));
+    drop(bytes);
     match fams.and_then(|f| reg.push_api(f, crate::model::time::now_ms())) {
         Ok(n) => axum::Json(serde_json::json!({"status": "success", "data": {"accepted": n}}))
             .into_response(),
-        Err(r) => api_error(r),
+        Err(r) => {
+            release_memory();
+            api_error(r)
+        }
     }
 }

@@ -371,3 +371,15 @@ pub fn aiosmtpd(port: u16, maildir: &Path, log: PathBuf, tls: Option<(&Path, &Pa
     }
     proc
 }
+
+/// A `/proc/<pid>/status` figure given in kB (`VmHWM:`, `VmRSS:`), in bytes.
+pub fn proc_status_bytes(pid: u32, key: &str) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<usize>()
+        .unwrap()
+        * 1024
+}

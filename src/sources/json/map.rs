@@ -6,7 +6,7 @@ use evalexpr::{ContextWithMutableVariables, HashMapContext, Value as EValue};
 use serde_json::Value;
 
 use super::jsonpath::JsonPath;
-use crate::model::{Family, MetricType, Sample};
+use crate::model::{time, Family, MetricType, Sample};
 
 /// A compiled `value:` expression and the variables it reads.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,6 +87,12 @@ impl MapError {
             msg,
         }
     }
+    pub fn timestamp(msg: String) -> Self {
+        MapError {
+            reason: "timestamp",
+            msg,
+        }
+    }
 }
 
 /// A JSON value as a sample value: numbers, booleans as 1/0, numeric strings.
@@ -119,14 +125,6 @@ fn label_value(v: &Value, what: &str) -> Result<String, MapError> {
     }
 }
 
-/// Seconds or milliseconds since the epoch (told apart by size) as milliseconds.
-pub fn to_timestamp_ms(v: f64) -> Option<i64> {
-    if !v.is_finite() || v < 0.0 {
-        return None;
-    }
-    let ms = if v < 1e11 { v * 1000.0 } else { v };
-    Some(ms.round() as i64)
-}
 
 /// An expression variable: a field of the element, then of the document (`a.b` is nested).
 fn lookup<'a>(name: &str, scopes: &[&'a Value]) -> Option<&'a Value> {
@@ -142,6 +140,7 @@ pub fn map_one(
     target: &str,
     target_ts: Option<&JsonPath>,
     doc: &Value,
+    now_ms: i64,
 ) -> Result<Family, MapError> {
     let mut fam = Family::new(m.name.clone(), m.help.clone(), m.kind);
     let matches = match &m.path {
@@ -198,10 +197,11 @@ pub fn map_one(
             None => None,
             Some(p) => {
                 let raw = p.get(doc, found.element).map_err(MapError::missing)?;
-                let secs = to_number(raw, &format!("timestamp {p}"))?;
-                Some(to_timestamp_ms(secs).ok_or_else(|| {
-                    MapError::value_type(format!("timestamp {p} is {secs}, not a time"))
-                })?)
+                let v = to_number(raw, &format!("timestamp {p}"))?;
+                Some(
+                    time::from_number(v, time::Unit::SecondsOrMillis, now_ms)
+                        .map_err(|e| MapError::timestamp(format!("timestamp {p} ({v}) {e}")))?,
+                )
             }
         };
         fam.samples.push(Sample {
@@ -219,15 +219,18 @@ pub fn map_all(
     target: &str,
     target_ts: Option<&JsonPath>,
     doc: &Value,
+    now_ms: i64,
 ) -> Result<Vec<Family>, MapError> {
     mappings
         .iter()
-        .map(|m| map_one(m, target, target_ts, doc))
+        .map(|m| map_one(m, target, target_ts, doc, now_ms))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    /// 2025-12-06, the wall clock of these tests.
+    const NOW: i64 = 1_765_000_000_000;
     use super::*;
     use crate::sources::json::jsonpath::parse;
     use serde_json::json;
@@ -270,7 +273,7 @@ mod tests {
             ("$.ok", 1.0),
             ("$.count", 42.0),
         ] {
-            let f = map_one(&mapping("m", Some(path)), "t", None, &doc).unwrap();
+            let f = map_one(&mapping("m", Some(path)), "t", None, &doc, NOW).unwrap();
             assert_eq!(samples(&f), vec![("target=t".into(), want, None)], "{path}");
         }
     }
@@ -285,7 +288,7 @@ mod tests {
         ];
         m.scale = Some(0.5);
         let ts = parse("$.timestamp").unwrap();
-        let f = map_one(&m, "t", Some(&ts), &hyphenmon()).unwrap();
+        let f = map_one(&m, "t", Some(&ts), &hyphenmon(), NOW).unwrap();
         assert_eq!(
             samples(&f),
             vec![
@@ -309,12 +312,12 @@ mod tests {
         let mut m = mapping("rt", None);
         m.value = Some(Expr::compile("response_time_ms / 1000").unwrap());
         assert_eq!(
-            map_one(&m, "t", None, &doc).unwrap().samples[0].value,
+            map_one(&m, "t", None, &doc, NOW).unwrap().samples[0].value,
             0.123
         );
         let mut m = mapping("x", Some("$.items[*].lat"));
         m.value = Some(Expr::compile("value * 2 + if(up > 0, 100, 0) + error_rate").unwrap());
-        let got: Vec<f64> = map_one(&m, "t", None, &doc)
+        let got: Vec<f64> = map_one(&m, "t", None, &doc, NOW)
             .unwrap()
             .samples
             .iter()
@@ -326,7 +329,7 @@ mod tests {
         );
         let mut m = mapping("b", None);
         m.value = Some(Expr::compile("error_rate > 0.01").unwrap());
-        assert_eq!(map_one(&m, "t", None, &doc).unwrap().samples[0].value, 1.0);
+        assert_eq!(map_one(&m, "t", None, &doc, NOW).unwrap().samples[0].value, 1.0);
     }
 
     #[test]
@@ -342,7 +345,7 @@ mod tests {
     fn failures_have_their_reasons() {
         let doc =
             json!({"s": "fast", "n": null, "o": {}, "items": [{"v": 1}, {"v": 2, "id": [1]}]});
-        let err = |m: Mapping| map_one(&m, "t", None, &doc).unwrap_err();
+        let err = |m: Mapping| map_one(&m, "t", None, &doc, NOW).unwrap_err();
         let e = err(mapping("m", Some("$.absent")));
         assert_eq!(
             (e.reason, e.msg.as_str()),
@@ -369,14 +372,28 @@ mod tests {
     }
 
     #[test]
-    fn timestamps_in_seconds_or_milliseconds() {
-        assert_eq!(to_timestamp_ms(1_718_000_000.0), Some(1_718_000_000_000));
-        assert_eq!(to_timestamp_ms(1_718_000_000.25), Some(1_718_000_000_250));
-        assert_eq!(
-            to_timestamp_ms(1_718_000_000_123.0),
-            Some(1_718_000_000_123)
-        );
-        assert_eq!(to_timestamp_ms(-1.0), None);
+    fn timestamps_are_checked_by_the_one_validation() {
+        let doc = json!({"v": 1, "s": 1_718_000_000, "ms": 1_718_000_000_123u64,
+            "y9999": 253_402_300_799u64, "huge": 1e308, "u64": 18_446_744_073_709_551_615u64,
+            "big": 1.23e29, "y2100": 4_102_444_800u64});
+        let at = |field: &str| {
+            let mut m = mapping("m", Some("$.v"));
+            m.timestamp_path = Some(parse(&format!("$.{field}")).unwrap());
+            map_one(&m, "t", None, &doc, NOW).map(|f| f.samples[0].timestamp_ms)
+        };
+        assert_eq!(at("s").unwrap(), Some(1_718_000_000_000));
+        assert_eq!(at("ms").unwrap(), Some(1_718_000_000_123));
+        for (field, says) in [
+            ("y9999", "ambiguous"),
+            ("huge", "out of range"),
+            ("u64", "out of range"),
+            ("big", "out of range"),
+            ("y2100", "too far in the future"),
+        ] {
+            let e = at(field).unwrap_err();
+            assert_eq!(e.reason, "timestamp", "{field}");
+            assert!(e.msg.contains(says), "{field}: {}", e.msg);
+        }
     }
 
     #[test]
@@ -390,6 +407,7 @@ mod tests {
             "t",
             None,
             &doc,
+            NOW,
         );
         assert_eq!(ok.unwrap().len(), 2);
         let bad = map_all(
@@ -400,6 +418,7 @@ mod tests {
             "t",
             None,
             &doc,
+            NOW,
         );
         assert_eq!(bad.unwrap_err().reason, "path_missing");
     }

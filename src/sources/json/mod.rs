@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use self::jsonpath::JsonPath;
 use self::map::{MapError, Mapping};
+use super::sink::Ingested;
 use super::{BoxFuture, Health, HealthCell, Source, Target};
 use crate::http_client;
 use crate::http_client::HttpConfig;
@@ -20,7 +21,10 @@ use crate::model::Family;
 pub use self::config::decode;
 
 /// Every reason a poll can fail for; all are exported (at 0 too) so `rate()` works from the start.
-pub const REASONS: [&str; 7] = [
+/// `timestamp`: a `timestamp_path` value outside the accepted range (`model::time`);
+/// `samples_rejected` and `series_limit`: the store refused samples of the poll (reported after
+/// the poll is written, in `lastError` and counted here).
+pub const REASONS: [&str; 10] = [
     "connect",
     "timeout",
     "http_status",
@@ -28,6 +32,9 @@ pub const REASONS: [&str; 7] = [
     "decode",
     "path_missing",
     "value_type",
+    "timestamp",
+    "samples_rejected",
+    "series_limit",
 ];
 
 /// One `json_targets` entry, fully validated.
@@ -108,7 +115,7 @@ pub fn build(targets: &[JsonTarget]) -> Result<Vec<std::sync::Arc<dyn Source>>, 
 
 impl JsonSource {
     /// Fetches and maps one document.
-    async fn scrape(&self) -> Result<Vec<Family>, MapError> {
+    async fn scrape(&self, now_ms: i64) -> Result<Vec<Family>, MapError> {
         let method = if self.cfg.method == "POST" {
             reqwest::Method::POST
         } else {
@@ -150,6 +157,7 @@ impl JsonSource {
             &self.cfg.name,
             self.cfg.timestamp_path.as_ref(),
             &doc,
+            now_ms,
         )
     }
 
@@ -188,7 +196,7 @@ impl Source for JsonSource {
     fn poll(&self, now_ms: i64) -> BoxFuture<'_, Vec<Family>> {
         Box::pin(async move {
             let start = Instant::now();
-            let result = self.scrape().await;
+            let result = self.scrape(now_ms).await;
             let took = start.elapsed();
             let (mut out, up) = match result {
                 Ok(families) => {
@@ -211,6 +219,19 @@ impl Source for JsonSource {
     }
     fn health(&self) -> Health {
         self.health.get()
+    }
+    /// Refused samples and series become the target's `lastError` and are counted; the poll
+    /// itself worked, so `up` stays.
+    fn ingested(&self, report: &Ingested) {
+        let Some(msg) = report.last_error() else {
+            return;
+        };
+        for (reason, _) in report.errors() {
+            if let Some(i) = REASONS.iter().position(|r| *r == reason) {
+                self.errors[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.health.set_error(msg);
     }
 }
 

@@ -10,21 +10,75 @@
 //!   two tags that sanitise to one name are refused; string values as they are, numbers and
 //!   booleans as their JSON text, an empty value leaves the label out;
 //! - `timestamp`: RFC 3339 text or unix seconds (a number, fractions allowed); absent = none;
+//!   checked by `model::time` (1970-01-01 to now + 10 minutes, no leap second), else refused;
 //! - `value`: a number, or a string Prometheus' text format accepts (`"NaN"`, `"+Inf"`);
 //! - `metadata` and unknown fields are ignored.
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::de::{
+    DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use crate::model::time::{self, Unit};
 use crate::model::{Family, Labels, MetricType, Sample};
 
 pub const HELP: &str = "Metric pushed to telltale through /api/v1/metrics.";
 
-#[derive(Deserialize)]
-struct Body {
-    metrics: Vec<Item>,
+/// A body, `{"metrics": [...]}`, decoded with at most `.0` items: refused at the next one,
+/// before the rest is decoded, so a large body never becomes a large `Vec` just to be refused.
+struct Body(usize);
+
+/// What a too-long `metrics` array's error says (see [`reason_of`]).
+const TOO_MANY: &str = "exceed push.max_samples_per_request";
+
+impl<'de> Visitor<'de> for Body {
+    type Value = Vec<Item>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object with a metrics array")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Item>, A::Error> {
+        let mut metrics = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "metrics" {
+                metrics = Some(map.next_value_seed(Items(self.0))?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        metrics.ok_or_else(|| A::Error::missing_field("metrics"))
+    }
+}
+
+struct Items(usize);
+
+impl<'de> DeserializeSeed<'de> for Items {
+    type Value = Vec<Item>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Item>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Items {
+    type Value = Vec<Item>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of metrics")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Item>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element::<Item>()? {
+            if out.len() == self.0 {
+                return Err(A::Error::custom(format!(
+                    "push refused: more than {0} metrics in one request {TOO_MANY} ({0})",
+                    self.0
+                )));
+            }
+            out.push(item);
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Deserialize)]
@@ -116,21 +170,30 @@ fn labels_of(tags: BTreeMap<String, Json>) -> Result<Labels, String> {
     Ok(out)
 }
 
-fn timestamp_of(t: &Json) -> Result<Option<i64>, String> {
-    match t {
-        Json::Null => Ok(None),
-        Json::String(s) => crate::model::time::parse_rfc3339(s)
-            .map(Some)
-            .ok_or_else(|| format!("timestamp {s:?} is not RFC 3339 (2024-01-15T10:30:00Z)")),
-        Json::Number(n) => {
-            let secs = n.as_f64().unwrap_or(f64::NAN);
-            // Past 1e11 seconds (year 5138) the number is almost surely in milliseconds.
-            if !(0.0..1e11).contains(&secs) {
-                return Err(format!("timestamp {n} is not unix seconds"));
-            }
-            Ok(Some((secs * 1000.0).round() as i64))
-        }
-        _ => Err("timestamp must be RFC 3339 text or unix seconds".into()),
+fn timestamp_of(t: &Json, now_ms: i64) -> Result<Option<i64>, String> {
+    let checked = match t {
+        Json::Null => return Ok(None),
+        Json::String(s) => time::from_rfc3339(s, now_ms),
+        Json::Number(n) => time::from_number(n.as_f64().unwrap_or(f64::NAN), Unit::Seconds, now_ms),
+        _ => return Err("timestamp must be RFC 3339 text or unix seconds".into()),
+    };
+    checked
+        .map(Some)
+        .map_err(|e| format!("{TIMESTAMP_ERROR} {t} {e}"))
+}
+
+/// How a refused timestamp's message starts.
+const TIMESTAMP_ERROR: &str = "timestamp";
+
+/// The HTTP status and refusal reason of a `parse` error: 413 `too_many_samples`, 400
+/// `timestamp` for a timestamp outside the accepted range, 400 `malformed` for the rest.
+pub fn reason_of(err: &str) -> (u16, &'static str) {
+    if err.contains(TOO_MANY) {
+        (413, "too_many_samples")
+    } else if err.contains(&format!("): {TIMESTAMP_ERROR} ")) {
+        (400, "timestamp")
+    } else {
+        (400, "malformed")
     }
 }
 
@@ -145,7 +208,7 @@ fn value_of(v: &Json) -> Result<f64, String> {
     }
 }
 
-fn point(item: Item) -> Result<Point, String> {
+fn point(item: Item, now_ms: i64) -> Result<Point, String> {
     let kind = kind_of(item.metric_type.as_deref())?;
     let name = metric_name(&item.metric_id, kind)?;
     let value = value_of(&item.value)?;
@@ -158,20 +221,25 @@ fn point(item: Item) -> Result<Point, String> {
         sample: Sample {
             labels: labels_of(item.tags)?,
             value,
-            timestamp_ms: timestamp_of(&item.timestamp)?,
+            timestamp_ms: timestamp_of(&item.timestamp, now_ms)?,
         },
     })
 }
 
-/// Parses a whole body; the first problem fails it, named by the item's index.
-pub fn parse(body: &[u8]) -> Result<Vec<Point>, String> {
-    let b: Body = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
-    b.metrics
+/// Parses a whole body received at `now_ms`, of at most `max_items` metrics; the first problem
+/// fails it, named by the item's index.
+pub fn parse(body: &[u8], now_ms: i64, max_items: usize) -> Result<Vec<Point>, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let items = de
+        .deserialize_map(Body(max_items))
+        .and_then(|items| de.end().map(|()| items))
+        .map_err(|e| format!("invalid JSON body: {e}"))?;
+    items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
             let id = item.metric_id.clone();
-            point(item).map_err(|e| format!("metrics[{i}] ({id:?}): {e}"))
+            point(item, now_ms).map_err(|e| format!("metrics[{i}] ({id:?}): {e}"))
         })
         .collect()
 }
@@ -214,6 +282,8 @@ pub fn families(points: Vec<Point>) -> Result<Vec<Family>, String> {
 
 #[cfg(test)]
 mod tests {
+    /// 2025-12-06, the wall clock of these tests.
+    const NOW: i64 = 1_765_000_000_000;
     use super::*;
     use crate::model::{encode, normalize, Format};
 
@@ -224,7 +294,7 @@ mod tests {
 
     #[test]
     fn the_seed_body_maps_to_a_counter_with_total() {
-        let pts = parse(SEED.as_bytes()).unwrap();
+        let pts = parse(SEED.as_bytes(), NOW, 100).unwrap();
         assert_eq!(pts.len(), 1);
         let p = &pts[0];
         assert_eq!(p.name, "crypto_key_access_count_total");
@@ -258,7 +328,7 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         assert!(metric_name("", MetricType::Gauge).is_err());
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "metric_type": "Gauge",
         "tags": {"key.type": "a", "2fa": true, "n": 3, "empty": ""}}]}"#;
-        let p = &parse(body.as_bytes()).unwrap()[0];
+        let p = &parse(body.as_bytes(), NOW, 100).unwrap()[0];
         assert_eq!(p.kind, MetricType::Gauge);
         let want: Labels = [("_2fa", "true"), ("key_type", "a"), ("n", "3")]
             .iter()
@@ -270,7 +340,7 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
 
     #[test]
     fn timestamps_and_values_in_their_accepted_forms() {
-        let one = |item: &str| parse(format!(r#"{{"metrics": [{item}]}}"#).as_bytes());
+        let one = |item: &str| parse(format!(r#"{{"metrics": [{item}]}}"#).as_bytes(), NOW, 100);
         let p = one(r#"{"metric_id": "m", "value": "NaN", "timestamp": 1705314600.25}"#).unwrap();
         assert!(p[0].sample.value.is_nan());
         assert_eq!(p[0].sample.timestamp_ms, Some(1_705_314_600_250));
@@ -279,12 +349,16 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         let err = |item: &str| one(item).unwrap_err();
         assert!(
             err(r#"{"metric_id": "m", "value": 1, "timestamp": 1705314600000}"#)
-                .contains("not unix seconds")
+                .contains("is out of range")
         );
         assert!(
             err(r#"{"metric_id": "m", "value": 1, "timestamp": "yesterday"}"#)
                 .contains("not RFC 3339")
         );
+        // The range itself is model::time's; here, that it reaches the item's message.
+        let e = err(r#"{"metric_id": "m", "value": 1, "timestamp": "2016-12-31T23:59:60Z"}"#);
+        assert!(e.starts_with("metrics[0] (\"m\"): timestamp "), "{e}");
+        assert!(e.contains("leap second"), "{e}");
         assert!(err(r#"{"metric_id": "m", "value": true}"#).contains("value must be a number"));
         assert!(err(r#"{"metric_id": "m", "value": "many"}"#).contains("not a number"));
         assert!(
@@ -298,29 +372,49 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
     }
 
     #[test]
+    fn a_body_with_too_many_metrics_is_refused_at_the_first_one_too_many() {
+        let item = r#"{"metric_id": "m", "value": 1}"#;
+        let body = |n: usize| format!(r#"{{"metrics": [{}], "x": 1}}"#, vec![item; n].join(","));
+        assert_eq!(parse(body(3).as_bytes(), NOW, 3).unwrap().len(), 3);
+        let e = parse(body(4).as_bytes(), NOW, 3).unwrap_err();
+        assert!(e.contains("more than 3 metrics"), "{e}");
+        assert_eq!(reason_of(&e), (413, "too_many_samples"));
+        // Refused before the rest is read: what follows the fourth item is never looked at.
+        let cut = format!(r#"{{"metrics": [{item},{item},{item},{item}, garbage"#);
+        assert_eq!(
+            reason_of(&parse(cut.as_bytes(), NOW, 3).unwrap_err()).1,
+            "too_many_samples"
+        );
+        assert_eq!(
+            reason_of(&parse(b"{", NOW, 3).unwrap_err()),
+            (400, "malformed")
+        );
+    }
+
+    #[test]
     fn bad_items_are_named_by_index() {
         let body = r#"{"metrics": [{"metric_id": "ok", "value": 1},
         {"metric_id": "bad", "value": 1, "tags": {"__name__": "x"}}]}"#;
-        let e = parse(body.as_bytes()).unwrap_err();
+        let e = parse(body.as_bytes(), NOW, 100).unwrap_err();
         assert!(
             e.starts_with("metrics[1] (\"bad\"): tag \"__name__\""),
             "{e}"
         );
         let body =
             r#"{"metrics": [{"metric_id": "m", "value": 1, "tags": {"a.b": "1", "a_b": "2"}}]}"#;
-        assert!(parse(body.as_bytes())
+        assert!(parse(body.as_bytes(), NOW, 100)
             .unwrap_err()
             .contains("also becomes the label \"a_b\""));
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "tags": {"a": [1]}}]}"#;
-        assert!(parse(body.as_bytes())
+        assert!(parse(body.as_bytes(), NOW, 100)
             .unwrap_err()
             .contains("string, number or boolean"));
-        let e = parse(b"{\"metrics\": [{\"value\": 1}]}").unwrap_err();
+        let e = parse(b"{\"metrics\": [{\"value\": 1}]}", NOW, 100).unwrap_err();
         assert!(e.contains("missing field `metric_id`"), "{e}");
-        assert!(parse(b"not json")
+        assert!(parse(b"not json", NOW, 100)
             .unwrap_err()
             .starts_with("invalid JSON body"));
-        assert!(parse(b"{}")
+        assert!(parse(b"{}", NOW, 100)
             .unwrap_err()
             .contains("missing field `metrics`"));
     }
@@ -331,13 +425,13 @@ crypto_key_access_count_total{algorithm=\"AES-256\",key_type=\"encryption\"} 42 
         {"metric_id": "m", "value": 1, "timestamp": 20, "tags": {"a": "x"}},
         {"metric_id": "m", "value": 2, "timestamp": 10, "tags": {"a": "x"}},
         {"metric_id": "m", "value": 3, "timestamp": 30, "tags": {"a": "y"}}]}"#;
-        let fams = families(parse(body.as_bytes()).unwrap()).unwrap();
+        let fams = families(parse(body.as_bytes(), NOW, 100).unwrap()).unwrap();
         assert_eq!(fams.len(), 1);
         let vals: Vec<f64> = fams[0].samples.iter().map(|s| s.value).collect();
         assert_eq!(vals, vec![1.0, 3.0]);
         let body = r#"{"metrics": [{"metric_id": "m", "value": 1, "metric_type": "gauge"},
         {"metric_id": "m", "value": 1}]}"#;
-        let e = families(parse(body.as_bytes()).unwrap()).unwrap_err();
+        let e = families(parse(body.as_bytes(), NOW, 100).unwrap()).unwrap_err();
         assert_eq!(e, "m is pushed both as gauge and as untyped");
     }
 }

@@ -32,6 +32,8 @@ pub const REASONS: &[&str] = &[
     "too_many_samples",
     "malformed",
     "invalid",
+    "timestamp",
+    "samples_rejected",
     "unsupported_media_type",
     "group_series_limit",
     "job_series_limit",

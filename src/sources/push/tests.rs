@@ -225,7 +225,10 @@ fn api_pushes_merge_series_and_expire_per_series() {
         ..Default::default()
     };
     let (store, reg) = setup(cfg, 100);
-    let fams = |body: &str| json::families(json::parse(body.as_bytes()).unwrap()).unwrap();
+    let fams = |body: &str| {
+        json::families(json::parse(body.as_bytes(), crate::model::time::now_ms(), 100).unwrap())
+            .unwrap()
+    };
     reg.push_api(
         fams(
             r#"{"metrics": [{"metric_id": "a.b", "value": 1, "tags": {"k": "x"}},

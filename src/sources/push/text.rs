@@ -47,6 +47,33 @@ pub fn parse(body: &str, key: &GroupKey) -> Result<Vec<Family>, String> {
     Ok(out)
 }
 
+/// Counts the sample lines of a text-format body fed in pieces as it arrives: lines that are
+/// neither blank nor a `#` comment. Every such line is at least one sample, so a body with more
+/// lines than `push.max_samples_per_request` is refused before it is read whole or parsed.
+#[derive(Clone, Debug, Default)]
+pub struct SampleLines {
+    pub lines: usize,
+    /// Inside a line whose kind is known.
+    decided: bool,
+}
+
+impl SampleLines {
+    pub fn feed(&mut self, piece: &[u8]) {
+        for &b in piece {
+            match (self.decided, b) {
+                (_, b'\n') => self.decided = false,
+                (false, b' ' | b'\t' | b'\r') => {}
+                (false, b'#') => self.decided = true,
+                (false, _) => {
+                    self.lines += 1;
+                    self.decided = true;
+                }
+                (true, _) => {}
+            }
+        }
+    }
+}
+
 /// The body's labels with the grouping labels put over them, `instance` defaulted, sorted.
 fn group_labels(mut labels: Labels, key: &GroupKey) -> Labels {
     labels.retain(|(k, _)| key.get(k).is_none());
@@ -153,6 +180,7 @@ pub fn push_times(key: &GroupKey, ok: f64, failed: f64) -> [Family; 2] {
 mod tests {
     use super::*;
     use crate::model::{encode, normalize, Format};
+    use crate::sources::push::state::samples_of;
 
     fn key(path: &str) -> GroupKey {
         crate::sources::push::grouping::parse(path).unwrap()
@@ -210,6 +238,22 @@ ss_count{instance=\"\",job=\"k4\"} 3\n";
             "text format parsing error in line 2: expected float as value, got \"line\""
         );
         assert!(err("push_time_seconds 1\n").contains("reserved"));
+    }
+
+    #[test]
+    fn sample_lines_are_counted_across_pieces_and_never_above_the_samples() {
+        let body = "# HELP a x\n# TYPE a gauge\na 1\n\n  # indented comment\nb{l=\"#\"} 2\n\
+# TYPE hh histogram\nhh_bucket{le=\"1\"} 1\nhh_sum 3\nhh_count 2\nlast 1";
+        let samples = samples_of(&parse(body, &key("job/j")).unwrap());
+        for split in [1, 2, 7, body.len()] {
+            let mut c = SampleLines::default();
+            for piece in body.as_bytes().chunks(split) {
+                c.feed(piece);
+            }
+            assert_eq!(c.lines, 6, "pieces of {split}");
+        }
+        // The +Inf bucket is added: never more lines than samples.
+        assert_eq!(samples, 7);
     }
 
     #[test]

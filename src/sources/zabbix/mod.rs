@@ -219,6 +219,13 @@ impl Source for Zabbix {
     fn health(&self) -> Health {
         self.health.get()
     }
+    /// Items the store refused (a Zabbix clock more than 10 minutes ahead, an older value)
+    /// become `lastError`; the poll itself worked.
+    fn ingested(&self, report: &crate::sources::sink::Ingested) {
+        if let Some(msg) = report.last_error() {
+            self.health.set_error(msg);
+        }
+    }
 
     fn poll(&self, now_ms: i64) -> BoxFuture<'_, Vec<Family>> {
         Box::pin(async move {

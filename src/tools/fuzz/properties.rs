@@ -160,7 +160,8 @@ proptest! {
         path in "(/[a-zA-Z0-9_@=.%+-]{0,8}){0,6}",
         text in exposition_like(),
     ) {
-        if let Ok(points) = crate::sources::push::json::parse(body.as_bytes()) {
+        let now_ms = crate::model::time::now_ms();
+        if let Ok(points) = crate::sources::push::json::parse(body.as_bytes(), now_ms, 1_000) {
             let _ = crate::sources::push::json::families(points);
         }
         if let Ok(key) = crate::sources::push::grouping::parse(&path) {

@@ -334,7 +334,13 @@ fn json(input: &[u8]) -> Vec<String> {
         }
     }
     let t = mappings();
-    match json_map::map_all(&t.metrics, &t.name, t.timestamp_path.as_ref(), &doc) {
+    match json_map::map_all(
+        &t.metrics,
+        &t.name,
+        t.timestamp_path.as_ref(),
+        &doc,
+        crate::model::time::now_ms(),
+    ) {
         Ok(f) => out.push(format!(
             "map:{}",
             f.iter().map(|x| x.samples.len().min(3)).sum::<usize>()

@@ -78,7 +78,7 @@ impl Registry {
     }
 }
 
-/// Puts `fams`' samples into `cur`, replacing samples of the same series unless older.
+/// Puts `fams`' samples into `cur`, replacing samples of the same series.
 fn merge_series(cur: &mut Vec<Family>, fams: Vec<Family>) -> Result<(), Refusal> {
     for f in fams {
         let Some(have) = cur.iter_mut().find(|c| c.name == f.name) else {
@@ -105,8 +105,8 @@ fn merge_series(cur: &mut Vec<Family>, fams: Vec<Family>) -> Result<(), Refusal>
             .collect();
         for s in f.samples {
             match index.get(&s.labels) {
-                Some(&i) if have.samples[i].timestamp_ms <= s.timestamp_ms => have.samples[i] = s,
-                Some(_) => {}
+                // An older sample is the store's to refuse (out of order), with a reason.
+                Some(&i) => have.samples[i] = s,
                 None => have.samples.push(s),
             }
         }

@@ -11,7 +11,7 @@ use super::refusal::{Mode, Refusal, REASONS};
 use super::text::{push_times, PUSH_FAILURE_TIME, PUSH_TIME};
 use super::SOURCE_PREFIX;
 use crate::model::{Family, Labels, MetricType};
-use crate::sources::sink::Sink;
+use crate::sources::sink::{Refused, Sink};
 
 mod api_group;
 
@@ -47,7 +47,13 @@ pub struct Registry {
     state: Mutex<State>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     accepted: AtomicU64,
+    /// One per request being read, parsed and checked (see [`INGEST_CONCURRENCY`]).
+    permits: tokio::sync::Semaphore,
 }
+
+/// Push requests read, parsed and checked at once; the others wait, their bodies unread. With
+/// the body and sample limits this bounds the memory push ingest can take (docs/push.md).
+pub const INGEST_CONCURRENCY: usize = 2;
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -72,6 +78,7 @@ impl Registry {
             state: Mutex::new(State::default()),
             rejected: Mutex::new(REASONS.iter().map(|r| (*r, 0)).collect()),
             accepted: AtomicU64::new(0),
+            permits: tokio::sync::Semaphore::new(INGEST_CONCURRENCY),
         }
     }
 
@@ -94,6 +101,11 @@ impl Registry {
 
     pub fn refresh_interval(&self) -> Duration {
         self.cfg.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// Waits for a turn to read, parse and check one request (held until dropped).
+    pub async fn ingest_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.permits.acquire().await.ok()
     }
 
     /// Counts a refusal and hands it back (for `?`).
@@ -242,16 +254,26 @@ impl Registry {
         if !key.0.is_empty() {
             all.extend(push_times(key, now_s, failure_time));
         }
-        self.store.try_ingest(id, all, now_ms).map_err(|full| {
-            Refusal::new(
-                422,
-                "storage_full",
-                format!(
-                    "push refused: {} new series would pass storage.max_series ({}; {} held)",
-                    full.new, full.limit, full.held
+        self.store
+            .try_ingest(id, all, now_ms)
+            .map_err(|r| match r {
+                Refused::Full(full) => Refusal::new(
+                    422,
+                    "storage_full",
+                    format!(
+                        "push refused: {} new series would pass storage.max_series ({}; {} held)",
+                        full.new, full.limit, full.held
+                    ),
                 ),
-            )
-        })?;
+                Refused::Samples(report) => Refusal::new(
+                    400,
+                    "samples_rejected",
+                    format!(
+                        "push refused: {}",
+                        report.rejected_message().unwrap_or_default()
+                    ),
+                ),
+            })?;
         if let Some(g) = st.groups.remove(id) {
             st.series -= g.series;
             *st.per_job.entry(g.key.job().to_string()).or_default() -= g.series;
@@ -291,7 +313,7 @@ impl Registry {
         let mut fams = self.store.latest_of(id).unwrap_or_default();
         fams.retain(|f| f.name != PUSH_TIME && f.name != PUSH_FAILURE_TIME);
         fams.extend(push_times(&g.key, g.push_time, g.failure_time));
-        self.store.ingest(id, fams, now_ms);
+        let _ = self.store.ingest(id, fams, now_ms);
     }
 
     /// Deletes a group (its series go stale). Deleting a group that does not exist is no error.
@@ -335,7 +357,7 @@ impl Registry {
         let ids: Vec<String> = st.groups.keys().cloned().collect();
         for id in ids {
             if let Some(fams) = self.store.latest_of(&id) {
-                self.store.ingest(&id, fams, now_ms);
+                let _ = self.store.ingest(&id, fams, now_ms);
             }
         }
     }
