@@ -36,6 +36,8 @@ pub struct Config {
 pub struct Storage {
     pub retention: Duration,
     pub max_series: usize,
+    /// The sample budget (`store::Limits::max_samples`).
+    pub max_samples: usize,
 }
 
 impl Default for Storage {
@@ -43,6 +45,7 @@ impl Default for Storage {
         Storage {
             retention: Duration::from_secs(3600),
             max_series: 200_000,
+            max_samples: crate::store::DEFAULT_MAX_SAMPLES,
         }
     }
 }
@@ -229,11 +232,16 @@ fn decode_storage(d: &mut Decoder, n: &Node) -> Storage {
             d.error(r.pos, &f.at("retention"), "must be at least 1m");
         }
     }
-    if let Some(n) = f.get("max_series") {
-        match d.u64(n, &f.at("max_series")) {
-            Some(0) => d.error(n.pos, &f.at("max_series"), "must be greater than 0"),
-            Some(v) => s.max_series = v as usize,
-            None => {}
+    for (key, into) in [
+        ("max_series", &mut s.max_series),
+        ("max_samples", &mut s.max_samples),
+    ] {
+        if let Some(n) = f.get(key) {
+            match d.u64(n, &f.at(key)) {
+                Some(0) => d.error(n.pos, &f.at(key), "must be greater than 0"),
+                Some(v) => *into = v as usize,
+                None => {}
+            }
         }
     }
     f.finish(d, "storage");

@@ -75,6 +75,7 @@ pub fn limits(cfg: &Config) -> Limits {
     Limits {
         retention_ms: cfg.storage.retention.as_millis() as i64,
         max_series: cfg.storage.max_series,
+        max_samples: cfg.storage.max_samples,
     }
 }
 

@@ -105,7 +105,10 @@ pub struct Store {
     inner: RwLock<Inner>,
     retention_ms: AtomicI64,
     max_series: AtomicUsize,
+    max_samples: AtomicUsize,
     refused: AtomicU64,
+    /// Samples dropped to keep within `max_samples` (oldest of their series first).
+    evicted: AtomicU64,
     /// Samples refused, by `Rejection::ALL`'s order.
     rejected: [AtomicU64; 3],
 }
@@ -140,7 +143,14 @@ fn note(report: &mut Ingested, why: Rejection, name: &str, labels: &Labels, ts: 
 pub struct Limits {
     pub retention_ms: i64,
     pub max_series: usize,
+    /// The sample budget: past it each series keeps its newest `max_samples / series` samples,
+    /// so the samples held (16 bytes each) have a ceiling whatever the input.
+    pub max_samples: usize,
 }
+
+/// `storage.max_samples` by default: 256 MiB of samples; at the default 200,000-series limit a
+/// series keeps its newest 80 (20 minutes at 15 s).
+pub const DEFAULT_MAX_SAMPLES: usize = 16_000_000;
 
 impl Store {
     pub fn new(limits: Limits) -> Self {
@@ -149,7 +159,9 @@ impl Store {
             inner: RwLock::new(Inner::default()),
             retention_ms: AtomicI64::new(limits.retention_ms),
             max_series: AtomicUsize::new(limits.max_series),
+            max_samples: AtomicUsize::new(limits.max_samples),
             refused: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
             rejected: Default::default(),
         }
     }
@@ -159,6 +171,13 @@ impl Store {
         self.retention_ms
             .store(limits.retention_ms, Ordering::Relaxed);
         self.max_series.store(limits.max_series, Ordering::Relaxed);
+        self.max_samples
+            .store(limits.max_samples, Ordering::Relaxed);
+    }
+
+    /// How many samples each series may keep now: the budget shared by the series held.
+    fn share(&self, series: usize) -> usize {
+        (self.max_samples.load(Ordering::Relaxed) / series.max(1)).max(1)
     }
 
     /// Records one poll of `source` taken at `now_ms`. Samples without their own timestamp get
@@ -297,6 +316,8 @@ impl Store {
         // Samples stored under another name or labels than they are exposed with (histogram
         // parts, empty label values), stored after the fast path.
         let mut special: Vec<(String, Labels, i64, f64)> = Vec::new();
+        let share = self.share(*count);
+        let mut evicted = 0u64;
         let mut add =
             |name: &Arc<str>, s: &mut Series, ts: i64, v: f64, seen: &mut Vec<SeriesKey>| {
                 // Samples are appended in time order; a repeat is a no-op, the rest refused.
@@ -304,6 +325,10 @@ impl Store {
                     .map_err(|why| note(&mut report, why, name, &s.labels, ts));
                 if append == Ok(true) {
                     s.samples.push_back((ts, v));
+                    if s.samples.len() > share {
+                        s.samples.pop_front();
+                        evicted += 1;
+                    }
                     if tap.is_some() {
                         let key = SeriesKey {
                             name: Arc::clone(name),
@@ -428,6 +453,7 @@ impl Store {
             t.written(written);
         }
         drop(inner);
+        self.evicted.fetch_add(evicted, Ordering::Relaxed);
         if refused > 0 {
             self.refused.fetch_add(refused, Ordering::Relaxed);
             tracing::warn!(
@@ -459,20 +485,34 @@ impl Store {
     }
 
     /// Drops samples older than the retention window, and series left empty.
+    /// Then, when more samples are held than the budget, every series is cut to its share.
     pub fn compact(&self, now_ms: i64) {
         let cutoff = now_ms - self.retention_ms.load(Ordering::Relaxed);
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         let Inner { series, count, .. } = &mut *inner;
+        let mut held = 0usize;
         series.retain(|_, by_labels| {
             by_labels.retain(|_, s| {
                 while s.samples.front().is_some_and(|(t, _)| *t < cutoff) {
                     s.samples.pop_front();
                 }
+                held += s.samples.len();
                 !s.samples.is_empty()
             });
             !by_labels.is_empty()
         });
         *count = series.values().map(BTreeMap::len).sum();
+        if held > self.max_samples.load(Ordering::Relaxed) {
+            let share = self.share(*count);
+            let mut evicted = 0u64;
+            for s in series.values_mut().flat_map(BTreeMap::values_mut) {
+                let over = s.samples.len().saturating_sub(share);
+                s.samples.drain(..over);
+                s.samples.shrink_to_fit();
+                evicted += over as u64;
+            }
+            self.evicted.fetch_add(evicted, Ordering::Relaxed);
+        }
     }
 
     /// Every source's latest families, for `/metrics`.
@@ -553,6 +593,16 @@ impl Store {
                 "Samples of new series refused because the store was at its series limit.",
             )
             .with(&[], self.refused.load(Ordering::Relaxed) as f64),
+            Family::gauge(
+                "telltale_store_samples_limit",
+                "The sample budget: past it each series keeps only its share of newest samples.",
+            )
+            .with(&[], self.max_samples.load(Ordering::Relaxed) as f64),
+            Family::counter(
+                "telltale_store_samples_evicted_total",
+                "Samples dropped before their retention to keep within the sample budget.",
+            )
+            .with(&[], self.evicted.load(Ordering::Relaxed) as f64),
         ];
         let mut rejected = Family::counter(
             "telltale_samples_rejected_total",

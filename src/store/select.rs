@@ -155,6 +155,7 @@ mod tests {
         let s = Store::new(Limits {
             retention_ms: 3_600_000,
             max_series: 100,
+            max_samples: crate::store::DEFAULT_MAX_SAMPLES,
         });
         let mut f = Family::gauge("m", "h");
         f.add(&[("a", "1")], 1.0).add(&[("a", "2")], 5.0);
@@ -180,6 +181,7 @@ mod tests {
         let s = Store::new(Limits {
             retention_ms: 3_600_000,
             max_series: 100,
+            max_samples: crate::store::DEFAULT_MAX_SAMPLES,
         });
         let f = |v: &[(&str, f64)]| {
             let mut f = Family::gauge("m", "h");
@@ -229,6 +231,7 @@ mod tests {
         let s = Store::new(Limits {
             retention_ms: 3_600_000,
             max_series: 100,
+            max_samples: crate::store::DEFAULT_MAX_SAMPLES,
         });
         let mut f = Family::gauge("m", "h");
         f.add(&[("a", "1")], 1.0).add(&[("b", "2")], 2.0);

@@ -15,7 +15,51 @@ fn limits(max_series: usize) -> Limits {
     Limits {
         retention_ms: 60_000,
         max_series,
+        max_samples: crate::store::DEFAULT_MAX_SAMPLES,
     }
+}
+
+fn held(store: &Store) -> Vec<usize> {
+    let mut lens = Vec::new();
+    store.for_each_range(None, i64::MIN, i64::MAX, |_, _, samples| {
+        lens.push(samples.len())
+    });
+    lens
+}
+
+fn gauge(store: &Store, name: &str) -> f64 {
+    let fams = store.families();
+    fams.iter().find(|f| f.name == name).unwrap().samples[0].value
+}
+
+#[test]
+fn the_sample_budget_keeps_the_newest_samples_of_every_series() {
+    let store = Store::new(Limits {
+        retention_ms: 3_600_000,
+        max_series: 1000,
+        max_samples: 100,
+    });
+    // Ten series written every second for 60 s: 600 samples, six times the budget.
+    for t in 0..60 {
+        let mut f = Family::gauge("g", "");
+        for i in 0..10 {
+            f.add(&[("i", &i.to_string())], t as f64);
+        }
+        store.ingest("src", vec![f], 1_000_000 + t * 1000);
+    }
+    let lens = held(&store);
+    assert_eq!(lens.len(), 10);
+    // Appends keep each series to its share of the budget among the series held then.
+    assert!(lens.iter().all(|&n| n <= 100 / 9), "{lens:?}");
+    store.compact(1_060_000);
+    let lens = held(&store);
+    assert!(lens.iter().sum::<usize>() <= 100, "{lens:?}");
+    assert!(lens.iter().all(|&n| n == 10), "{lens:?}");
+    // The newest survive: the last value written is still read.
+    let i3 = store.range(Some("g"), |k| k.labels[0].1 == "3", 0, i64::MAX);
+    assert_eq!(i3[0].1.last().map(|s| s.1), Some(59.0));
+    assert_eq!(gauge(&store, "telltale_store_samples_evicted_total"), 500.0);
+    assert_eq!(gauge(&store, "telltale_store_samples_limit"), 100.0);
 }
 
 #[test]

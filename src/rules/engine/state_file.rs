@@ -286,6 +286,7 @@ mod tests {
         let store = Arc::new(Store::new(Limits {
             retention_ms: 3_600_000,
             max_series: 100,
+            max_samples: crate::store::DEFAULT_MAX_SAMPLES,
         }));
         let opts = Options {
             default_interval: Duration::from_secs(1),

@@ -366,6 +366,7 @@ fn learnt_state_survives_restart_and_reload() {
     let store = Arc::new(Store::new(Limits {
         retention_ms: 3_600_000,
         max_series: 1000,
+        max_samples: crate::store::DEFAULT_MAX_SAMPLES,
     }));
     let e = engine(3, &store);
     let g = Arc::clone(&e.groups[0]);

@@ -14,6 +14,7 @@ fn setup(cfg: PushConfig, store_max: usize) -> (Arc<Store>, Registry) {
     let store = Arc::new(Store::new(Limits {
         retention_ms: 3_600_000,
         max_series: store_max,
+        max_samples: crate::store::DEFAULT_MAX_SAMPLES,
     }));
     let reg = Registry::new(Arc::clone(&store) as Arc<dyn crate::sources::sink::Sink>);
     reg.configure(Some(cfg), Duration::from_secs(15), 0);
