@@ -65,6 +65,14 @@ const ONLY_ONE_SIDE: &[(&str, &str)] = &[
     ),
     ("telltale_", "telltale's own metrics"),
     (
+        "instance:",
+        "the embedded default's shipped recording rules, once their first evaluation ran",
+    ),
+    (
+        "ALERTS",
+        "the embedded default's shipped alerting rules, once their first evaluation ran",
+    ),
+    (
         "promhttp_metric_handler_",
         "node_exporter's HTTP handler metrics (served even with --web.disable-exporter-metrics)",
     ),

@@ -11,6 +11,8 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use base64::Engine;
+use crate::config::redact::Scrub;
 use super::config::{template, ReceiverCommon};
 use super::render;
 use super::render::alert_status;
@@ -170,7 +172,8 @@ pub struct Email {
 }
 
 /// SMTP failures: 5xx replies are permanent, 4xx transient; network and TLS trouble retried.
-fn classify(e: lettre::transport::smtp::Error) -> SendError {
+/// The server's reply is scrubbed of the credentials this receiver sent.
+fn classify(e: lettre::transport::smtp::Error, scrub: &Scrub) -> SendError {
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
@@ -192,7 +195,7 @@ fn classify(e: lettre::transport::smtp::Error) -> SendError {
     } else {
         (true, "connect")
     };
-    SendError::new(retryable, reason, msg)
+    SendError::new(retryable, reason, scrub.text(&msg))
 }
 
 impl Email {
@@ -291,6 +294,21 @@ impl Email {
     }
 }
 
+impl Email {
+    /// The credentials this receiver puts on the wire, to remove from the server's replies:
+    /// the password, and the base64 forms AUTH PLAIN and AUTH LOGIN send.
+    fn scrub(&self) -> Scrub {
+        let mut s = Scrub::default();
+        if let Some((user, pass)) = &self.cfg.auth {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            s.add(pass);
+            s.add(&b64.encode(pass));
+            s.add(&b64.encode(format!("\0{user}\0{pass}")));
+        }
+        s
+    }
+}
+
 impl Notifier for Email {
     fn name(&self) -> &str {
         &self.cfg.common.name
@@ -311,7 +329,7 @@ impl Notifier for Email {
                 .send(email)
                 .await
                 .map(|_| ())
-                .map_err(classify)
+                .map_err(|e| classify(e, &self.scrub()))
         })
     }
 }
@@ -590,5 +608,20 @@ mod tests {
         let err = e.send(&message()).await.unwrap_err();
         assert!(err.retryable, "{err:?}");
         assert_eq!(err.reason, "connect", "{err:?}");
+    }
+
+    #[test]
+    fn server_replies_lose_the_credentials_sent() {
+        let mut c = cfg(None);
+        c.auth = Some(("user".into(), "hunter22".into()));
+        let e = Email::new(&c, "").unwrap();
+        // AUTH PLAIN sends base64("\0user\0hunter22"); a server may quote it back.
+        let plain = base64::engine::general_purpose::STANDARD.encode("\0user\0hunter22");
+        let reply = format!("535 5.7.8 bad credentials {plain} (password hunter22)");
+        let shown = e.scrub().text(&reply);
+        assert!(!shown.contains(&plain) && !shown.contains("hunter22"), "{shown}");
+        assert!(shown.starts_with("535 5.7.8 bad credentials <secret>"), "{shown}");
+        // Without auth nothing is removed.
+        assert_eq!(Email::new(&cfg(None), "").unwrap().scrub().text(&reply), reply);
     }
 }
