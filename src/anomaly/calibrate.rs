@@ -44,22 +44,6 @@ pub const PARAMS: &[ParamDoc] = &[
         help:
             "warm-up: a model is judged once it has produced this many departures (score 0 before)",
     },
-    ParamDoc {
-        key: "discount",
-        default: "none",
-        help: "log: x times ln(departures the record covers) / ln(memory), so a record over few \
-               samples counts for less (none: x as it is)",
-    },
-    ParamDoc {
-        key: "persist",
-        default: "1",
-        help: "a sample's x is the smallest of the last persist (an alarm needs the departure to last)",
-    },
-    ParamDoc {
-        key: "extend",
-        default: "no",
-        help: "yes: a sample beating the record during the hold-off starts the hold-off again",
-    },
 ];
 
 /// The largest value pushed over roughly the last `memory` pushes (between `memory` and
@@ -73,9 +57,6 @@ pub struct Record {
     /// Departures seen (up to `warm`) and how many make the record meaningful.
     seen: usize,
     warm: usize,
-    /// With `discount`: departures remembered (up to `memory`), and `memory`.
-    #[serde(default)]
-    discount: Option<(usize, usize)>,
 }
 
 impl Record {
@@ -88,18 +69,15 @@ impl Record {
             cur_n: 0,
             seen: 0,
             warm: warm.max(1),
-            discount: None,
         }
     }
 
     /// From `p`'s memory and min_samples.
     pub fn from_params(p: &Params) -> Result<Record, String> {
-        let memory = p.usize_in("memory", 1, 100_000_000)?;
-        let mut r = Record::new(memory, p.usize_in("min_samples", 0, 100_000_000)?);
-        if p.choice("discount", &["none", "log"])? == "log" {
-            r.discount = Some((0, memory));
-        }
-        Ok(r)
+        Ok(Record::new(
+            p.usize_in("memory", 1, 100_000_000)?,
+            p.usize_in("min_samples", 0, 100_000_000)?,
+        ))
     }
 
     pub fn warmed_up(&self) -> bool {
@@ -136,14 +114,6 @@ impl Record {
         } else {
             0.0
         };
-        let x = match &mut self.discount {
-            Some((n, memory)) => {
-                let f = ((*n).max(2) as f64).ln() / ((*memory).max(2) as f64).ln();
-                *n = (*n + 1).min(*memory);
-                x * f.min(1.0)
-            }
-            None => x,
-        };
         let judged = self.warmed_up();
         self.push(d);
         self.seen = (self.seen + 1).min(self.warm);
@@ -177,13 +147,6 @@ pub struct Output {
     holdoff: usize,
     margin: f64,
     left: usize,
-    /// With `persist` > 1: the last persist - 1 x values before this sample.
-    #[serde(default)]
-    persist: usize,
-    #[serde(default)]
-    recent: VecDeque<f64>,
-    #[serde(default)]
-    extend: bool,
 }
 
 impl Output {
@@ -192,34 +155,16 @@ impl Output {
             holdoff: p.usize_in("holdoff", 0, 10_000_000)?,
             margin: p.f64_in("margin", 0.0, 100.0)?,
             left: 0,
-            persist: p.usize_in("persist", 1, 100)?,
-            recent: VecDeque::new(),
-            extend: p.choice("extend", &["no", "yes"])? == "yes",
         })
     }
 
     /// The score of one sample whose (combined) departure ratio is `x` (None: no model could
     /// judge it yet).
     pub fn score(&mut self, x: Option<f64>) -> f64 {
-        let Some(mut x) = x else { return 0.0 };
-        if self.persist > 1 {
-            let now = x;
-            x = if self.recent.len() + 1 < self.persist {
-                0.0
-            } else {
-                self.recent.iter().fold(x, |a, b| a.min(*b))
-            };
-            if self.recent.len() + 1 >= self.persist {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(now);
-        }
+        let Some(x) = x else { return 0.0 };
         let s = squash(x);
         if self.left > 0 {
             self.left -= 1;
-            if self.extend && x >= 1.0 + self.margin {
-                self.left = self.holdoff;
-            }
             return s * 0.5;
         }
         if x >= 1.0 + self.margin {

@@ -11,19 +11,11 @@ use super::calibrate::{Output, Record};
 use super::params::{ParamDoc, Params};
 use super::{Detector, Member, Spec, ALL};
 
-pub const PARAMS: &[ParamDoc] = &[
-    ParamDoc {
-        key: "members",
-        default: "mad,shift,holtwinters,variance,ewma",
-        help: "comma-separated model detectors combined (member.key=value sets their parameters)",
-    },
-    ParamDoc {
-        key: "combine",
-        default: "max",
-        help: "max: the largest member x; sum: the largest plus every other member's excess over 1 \
-               (members beating their records together score higher)",
-    },
-];
+pub const PARAMS: &[ParamDoc] = &[ParamDoc {
+    key: "members",
+    default: "mad,shift,holtwinters,variance,ewma",
+    help: "comma-separated model detectors combined (member.key=value sets their parameters)",
+}];
 
 pub const SPEC: Spec = Spec {
     name: "ensemble",
@@ -41,9 +33,6 @@ pub const SPEC: Spec = Spec {
 pub struct Ensemble {
     members: Vec<(Member, Record)>,
     out: Output,
-    /// Members' excesses over their records add up (`combine=sum`).
-    #[serde(default)]
-    sum: bool,
 }
 
 impl Ensemble {
@@ -90,7 +79,6 @@ impl Ensemble {
         Ok(Ensemble {
             members,
             out: Output::new(p)?,
-            sum: p.choice("combine", &["max", "sum"])? == "sum",
         })
     }
 }
@@ -105,16 +93,10 @@ impl Detector for Ensemble {
             return 0.0;
         }
         let mut x: Option<f64> = None;
-        let mut excess = 0.0;
         for (model, record) in &mut self.members {
             if let Some(r) = model.0.departure(t, v).and_then(|d| record.ratio(d)) {
                 x = Some(x.map_or(r, |x| x.max(r)));
-                excess += (r - 1.0).max(0.0);
             }
-        }
-        if self.sum {
-            // The largest x plus the other members' excesses over their records.
-            x = x.map(|m| m + excess - (m - 1.0).max(0.0));
         }
         self.out.score(x)
     }

@@ -20,11 +20,6 @@ pub const PARAMS: &[ParamDoc] = &[
         default: "30",
         help: "samples averaged for the current level (this one included)",
     },
-    ParamDoc {
-        key: "level",
-        default: "mean",
-        help: "the current level: mean or median of the last `recent`",
-    },
 ];
 
 pub const SPEC: Spec = Spec {
@@ -38,19 +33,13 @@ pub const SPEC: Spec = Spec {
 pub struct Shift {
     recent: RollingMoments,
     reference: SortedWindow,
-    /// With `level=median`: the recent samples, sorted.
-    #[serde(default)]
-    recent_sorted: Option<SortedWindow>,
 }
 
 impl Model for Shift {
     fn new(p: &Params) -> Result<Self, String> {
-        let recent = p.usize_in("recent", 1, 100_000)?;
         Ok(Shift {
-            recent: RollingMoments::new(recent),
+            recent: RollingMoments::new(p.usize_in("recent", 1, 100_000)?),
             reference: SortedWindow::new(p.usize_in("window", 3, 100_000)?),
-            recent_sorted: (p.choice("level", &["mean", "median"])? == "median")
-                .then(|| SortedWindow::new(recent)),
         })
     }
 
@@ -67,13 +56,7 @@ impl Model for Shift {
         if let Some(old) = self.recent.push(v) {
             self.reference.push(old);
         }
-        let level = match &mut self.recent_sorted {
-            Some(w) => {
-                w.push(v);
-                w.median()
-            }
-            None => self.recent.mean(),
-        };
+        let level = self.recent.mean();
         self.reference
             .is_full()
             .then(|| (level - self.reference.median()).abs())
