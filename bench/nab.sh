@@ -12,7 +12,8 @@
 #                                              # FILE (default bench/nab-grid.txt) is one candidate
 #                                              # parameter set of the detector; the set and the
 #                                              # thresholds are chosen on the other folds (bench/nab_cv.py;
-#                                              # --select mean picks the set by the mean of the profiles)
+#                                              # --select mean picks the set by the mean of the profiles;
+#                                              # --one-threshold: the standard threshold for all three)
 #
 # Environment: NAB_DIR (default ../shared/nab from the repository root: data/, labels/, config/, files.txt, nabscore.py),
 # RESULTS (default $CARGO_TARGET_DIR/nab-results), PROFILE (cargo profile, default release;
@@ -30,6 +31,7 @@ smoke=0
 cv=0
 grid=bench/nab-grid.txt
 select=standard
+one_threshold=()
 detectors=()
 params=()
 while [ $# -gt 0 ]; do
@@ -38,12 +40,13 @@ while [ $# -gt 0 ]; do
     --cv) cv=1 ;;
     --grid) grid=$2; shift ;;
     --select) select=$2; shift ;;
+    --one-threshold) one_threshold=(--one-threshold) ;;
     --detector) detectors+=("$2"); shift ;;
     --detector=*) detectors+=("${1#*=}") ;;
     --param) params+=("$2"); shift ;;
     --param=*) params+=("${1#*=}") ;;
     --nab) NAB_DIR=$2; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "nab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -97,7 +100,7 @@ if [ "$cv" = 1 ]; then
   echo "$det, $i candidate parameter sets from $grid"
   echo
   python3 bench/nab_cv.py --nab "$NAB_DIR" --files "$files_list" "${configs[@]}" \
-    --select "$select" --json "$RESULTS/cv/cv.json"
+    --select "$select" "${one_threshold[@]+"${one_threshold[@]}"}" --json "$RESULTS/cv/cv.json"
   exit 0
 fi
 

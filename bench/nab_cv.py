@@ -59,18 +59,19 @@ def norm(ns, files, raw, cm):
     return 100.0 * (raw - null) / (perfect - null) if perfect > null else float("nan")
 
 
-def choose(ns, by_config, idx, cms, select):
+def choose(ns, by_config, idx, cms, select, one_threshold=False):
     """The parameter set and per-profile thresholds chosen on files[idx] of every config: the
     set with the best normalised score there (`select`: one profile's, or the mean of the three),
-    each profile's threshold swept on it."""
+    each profile's threshold swept on it (`one_threshold`: the standard profile's, for all)."""
     best = None
     for name, files in by_config.items():
         train = [files[i] for i in idx]
         sw = ns.Sweep(train)
         picks, scores = {}, {}
+        k_std, _ = sw.best(cms["standard"])
         for p in PROFILES:
             k, raw = sw.best(cms[p])
-            picks[p] = sw.threshold_of(k)
+            picks[p] = sw.threshold_of(k_std if one_threshold else k)
             scores[p] = norm(ns, train, raw, cms[p])
         key = sum(scores.values()) / len(scores) if select == "mean" else scores[select]
         if best is None or key > best[0]:
@@ -91,6 +92,8 @@ def main():
     ap.add_argument("--select", default="standard", choices=["mean"] + PROFILES,
                     help="what picks the parameter set on the training folds (default: the "
                          "standard score; mean: the mean of the three profiles')")
+    ap.add_argument("--one-threshold", action="store_true",
+                    help="every profile uses the threshold swept for the standard one")
     a = ap.parse_args()
     ns = load_scorer(a.nab)
     with open(os.path.join(a.nab, "labels", "combined_windows.json")) as fh:
@@ -111,12 +114,12 @@ def main():
     chosen = OrderedDict()
     for cat, held in cats.items():
         train = [i for i in everything if i not in held]
-        name, thr = choose(ns, by_config, train, cms, a.select)
+        name, thr = choose(ns, by_config, train, cms, a.select, a.one_threshold)
         chosen[cat] = (name, thr)
         files = [by_config[name][i] for i in held]
         for p in PROFILES:
             cv_raw[p].update(raw_at(ns, files, thr[p], cms[p]))
-    name_in, thr_in = choose(ns, by_config, everything, cms, a.select)
+    name_in, thr_in = choose(ns, by_config, everything, cms, a.select, a.one_threshold)
     in_raw = {p: raw_at(ns, by_config[name_in], thr_in[p], cms[p]) for p in PROFILES}
 
     ref = next(iter(by_config.values()))  # windows are the same in every config
