@@ -55,3 +55,13 @@ pub fn is_metric_name(s: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
+
+/// A label set from pairs in any order, sorted (tests write label sets this way).
+#[cfg(test)]
+pub fn sorted(pairs: &[(&str, &str)]) -> Labels {
+    let mut v: Labels = (pairs.iter())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    v.sort();
+    v
+}

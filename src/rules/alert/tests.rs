@@ -3,20 +3,12 @@
 
 use super::output::*;
 use super::*;
+use crate::model::labels::sorted as lbls;
 use crate::model::Labels;
 use crate::promql::Sample;
 
 const S: i64 = 1000;
 const M: i64 = 60 * S;
-
-fn lbls(l: &[(&str, &str)]) -> Labels {
-    let mut v: Labels = l
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    v.sort();
-    v
-}
 
 fn smp(instance: &str, v: f64) -> Sample {
     Sample {

@@ -177,15 +177,8 @@ pub fn by_key<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::labels::sorted as l;
     use crate::store::memstore::MemStore;
-
-    fn l(pairs: &[(&str, &str)]) -> Labels {
-        let mut v: Labels = (pairs.iter())
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        v.sort();
-        v
-    }
 
     #[test]
     fn shared_names_intersect_the_inputs_label_names() {

@@ -254,6 +254,7 @@ mod tests {
     //! `correlate` evaluated over a `MemStore`: joining, the time window, the condition, `$value`
     //! and `$inputs` in templates, absent inputs and ambiguous joins.
 
+    use crate::model::labels::sorted as l;
     use crate::model::Labels;
     use crate::rules::alert::{AlertState, EvalInput};
     use crate::rules::eval::{eval_group_mem, Env, Health, RuleState};
@@ -282,13 +283,6 @@ mod tests {
             .collect()
     }
 
-    fn l(pairs: &[(&str, &str)]) -> Labels {
-        let mut v: Labels = (pairs.iter())
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        v.sort();
-        v
-    }
 
     const TWO: &str =
         "{inputs: {err: err_ratio, cpu: cpu_load}, window: 10s, condition: err > 0.5 && cpu > 4}";

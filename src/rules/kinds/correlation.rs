@@ -327,6 +327,7 @@ mod tests {
     //! `correlation`: the coefficients on series of known r, alignment, the lag search, and the
     //! kind over a `MemStore` (exported series, alerts, no value for constant or short series).
 
+    use crate::model::labels::sorted as l;
     use crate::model::labels;
     use crate::model::Labels;
     use crate::rules::alert::AlertState;
@@ -452,13 +453,6 @@ mod tests {
             .collect()
     }
 
-    fn l(pairs: &[(&str, &str)]) -> Labels {
-        let mut v: Labels = (pairs.iter())
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        v.sort();
-        v
-    }
 
     #[test]
     fn the_kind_exports_r_and_fires_past_the_threshold() {
