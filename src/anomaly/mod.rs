@@ -332,11 +332,7 @@ mod tests {
             );
             for docs in s.docs() {
                 for p in docs {
-                    let d = if p.default.is_empty() {
-                        "unset"
-                    } else {
-                        p.default
-                    };
+                    let d = p.shown_default();
                     let forms = [
                         format!("`{}` ({d})", p.key),
                         format!("`{}` (`{d}`", p.key),

@@ -11,6 +11,17 @@ pub struct ParamDoc {
     pub help: &'static str,
 }
 
+impl ParamDoc {
+    /// The default as `score --list` and docs/anomaly.md show it (`unset` when there is none).
+    pub fn shown_default(&self) -> &'static str {
+        if self.default.is_empty() {
+            "unset"
+        } else {
+            self.default
+        }
+    }
+}
+
 /// Parameters given for one detector, validated against its docs.
 #[derive(Clone, Debug, Default)]
 pub struct Params {

@@ -104,11 +104,7 @@ pub fn list() -> String {
         out.push_str(&format!("{}{default}: {}\n", s.name, s.about));
         for docs in s.docs() {
             for p in docs {
-                let d = if p.default.is_empty() {
-                    "unset"
-                } else {
-                    p.default
-                };
+                let d = p.shown_default();
                 out.push_str(&format!("    {}={d}  {}\n", p.key, p.help));
             }
         }
