@@ -60,9 +60,7 @@ impl Ingested {
         let first = self.first.as_deref()?;
         Some(format!("{n} sample(s) refused by the store, first {first}"))
     }
-}
 
-impl Ingested {
     /// What a polled source reports of the write: (`series_limit` | `samples_rejected`,
     /// message) for each kind of refusal; empty when nothing was refused.
     pub fn errors(&self) -> Vec<(&'static str, String)> {

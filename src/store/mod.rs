@@ -507,9 +507,11 @@ impl Store {
             let mut evicted = 0u64;
             for s in series.values_mut().flat_map(BTreeMap::values_mut) {
                 let over = s.samples.len().saturating_sub(share);
-                s.samples.drain(..over);
-                s.samples.shrink_to_fit();
-                evicted += over as u64;
+                if over > 0 {
+                    s.samples.drain(..over);
+                    s.samples.shrink_to_fit();
+                    evicted += over as u64;
+                }
             }
             self.evicted.fetch_add(evicted, Ordering::Relaxed);
         }
